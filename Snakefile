@@ -1,0 +1,31 @@
+# symdistill: simulate -> train -> messages -> R^2 -> symbolic regression -> report.
+# Run: snakemake --cores 8   (config.yaml; another: --configfile config/paper.yaml)
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from symdistill.config import ConfigError, datasets, sim_settings, validate_config  # noqa: E402
+
+
+configfile: "config.yaml"
+
+
+try:
+    config.update(validate_config(config))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+RESULTS = config["results"]
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,111 @@
+"""Load and validate the workflow config against its JSON schema, filling in defaults.
+
+The same function serves the Snakefile (at start-up, before any job runs) and every console
+entry point, so a bad value is reported the same way everywhere: by its key and value.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from symdistill.expr import ExpressionError
+from symdistill.laws import BUILTIN_LAWS, get_law
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The config is invalid; the message names the key and the offending value."""
+
+
+def _schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_defaults(cls):
+    """A jsonschema validator class that also writes each property's default into the instance."""
+    validate_props = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_props(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": properties})
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        return f"config key '{key}': {err.message}; allowed keys are {allowed}"
+    return f"config key '{key}': value {err.instance!r} is invalid: {err.message}"
+
+
+def validate_config(config: dict) -> dict:
+    """Return a validated deep copy of ``config`` with all defaults filled in.
+
+    Raises ConfigError listing every problem, each naming the key and the value.
+    """
+    cfg = copy.deepcopy(dict(config))
+    schema = _schema()
+    cls = _with_defaults(jsonschema.validators.validator_for(schema))
+    errors = sorted(cls(schema).iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        for i, name in enumerate(cfg["simulations"]):
+            if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
+                problems.append(
+                    f"config key 'simulations.{i}': unknown simulation {name!r}; choose from "
+                    f"{sorted(BUILTIN_LAWS)} or define it under 'custom_laws'"
+                )
+        for name in cfg["custom_laws"]:
+            try:
+                get_law(name, cfg["custom_laws"])
+            except ExpressionError as err:
+                problems.append(str(err))
+        for name in cfg["simulate"]["dt"]:
+            if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
+                problems.append(f"config key 'simulate.dt.{name}': unknown simulation {name!r}")
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return cfg
+
+
+def load_config(path_or_dict: str | Path | dict) -> dict:
+    """Read a YAML config file (or take a dict) and validate it."""
+    if isinstance(path_or_dict, dict):
+        return validate_config(path_or_dict)
+    path = Path(path_or_dict)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping, got {type(raw).__name__}")
+    return validate_config(raw)
+
+
+def sim_settings(cfg: dict, law: str) -> dict:
+    """The SimSettings fields (besides law, n, dim) for one simulation of a validated config."""
+    s = cfg["simulate"]
+    dt = s["dt"].get(law, cfg["custom_laws"].get(law, {}).get("dt"))
+    fields = ("n_sims", "steps", "rtol", "atol", "seed", "validation", "test", "block")
+    out = {k: s[k] for k in fields}
+    out["dt"] = dt
+    if law in cfg["custom_laws"]:
+        out["custom_laws"] = {law: cfg["custom_laws"][law]}
+    return out
+
+
+def datasets(cfg: dict) -> list[tuple[str, int, int]]:
+    """Every (simulation, dim, n) data set of the experiment matrix."""
+    return [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]

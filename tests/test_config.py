@@ -1,0 +1,78 @@
+"""Config validation: defaults filled, and every kind of bad input named by key and value."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from symdistill.config import ConfigError, datasets, load_config, sim_settings, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/paper.yaml"])
+def test_shipped_configs_are_valid(name):
+    cfg = load_config(ROOT / name)
+    assert datasets(cfg)
+
+
+def test_defaults_are_filled():
+    cfg = validate_config({})
+    assert cfg["simulate"]["n_sims"] == 1000 and cfg["simulations"] == ["spring", "r1", "r2", "charge"]
+    cfg = validate_config({"custom_laws": {"quad": {"potential": "m1*m2*r**2"}}, "simulations": ["quad"]})
+    assert cfg["custom_laws"]["quad"]["dt"] == 0.001
+    assert sim_settings(cfg, "quad")["custom_laws"]["quad"]["potential"] == "m1*m2*r**2"
+
+
+@pytest.mark.parametrize(
+    "config, fragments",
+    [
+        ({"simulate": {"n_sims": "many"}}, ["simulate.n_sims", "'many'"]),
+        ({"simulate": {"n_sims": -5}}, ["simulate.n_sims", "-5"]),
+        ({"n_bodies": [4, -1]}, ["n_bodies.1", "-1"]),
+        ({"simulations": ["spring", "gravity9"]}, ["simulations.1", "gravity9"]),
+        ({"simulate": {"nsims": 10}}, ["simulate", "nsims"]),
+        ({"bogus": 1}, ["<top level>", "bogus"]),
+        ({"variants": ["bottleneck", "huge"]}, ["variants.1", "huge"]),
+        ({"simulate": {"dt": {"spring": 0}}}, ["simulate.dt.spring", "0"]),
+        ({"custom_laws": {"evil": {"potential": "__import__('os')"}}, "simulations": ["evil"]},
+         ["custom_laws.evil.potential", "__import__"]),
+    ],
+)
+def test_bad_config_names_key_and_value(config, fragments):
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "bad.yaml").write_text("simulate: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_conda_envs_match_pyproject():
+    """envs/*.yaml list the same packages as pyproject (for --sdm conda users)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    def name(spec: str) -> str:
+        for sep in "<>=!~[ ":
+            spec = spec.split(sep)[0]
+        spec = spec.lower().replace("_", "-")
+        return {"pytorch": "torch"}.get(spec, spec)  # conda's name for the same package
+
+    wanted = {name(d) for d in project["dependencies"]}
+    listed = set()
+    for env in sorted((ROOT / "envs").glob("*.yaml")):
+        deps = yaml.safe_load(env.read_text())["dependencies"]
+        for d in deps:
+            if isinstance(d, dict):
+                listed |= {name(x) for x in d["pip"] if not x.startswith("-e")}
+            elif not d.startswith("python"):
+                listed.add(name(d))
+    assert wanted <= listed, f"missing from envs/: {sorted(wanted - listed)}"
+    assert listed <= wanted | {"pip"}, f"in envs/ but not pyproject: {sorted(listed - wanted - {'pip'})}"

@@ -1,0 +1,21 @@
+# Simulate one data set per (simulation, dimension, particle count).
+
+
+rule simulate:
+    output:
+        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+    log:
+        f"{RESULTS}/logs/simulate/{{sim}}_d{{dim}}_n{{n}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate/{{sim}}_d{{dim}}_n{{n}}.tsv"
+    params:
+        settings=lambda wc: json.dumps(sim_settings(config, wc.sim)),
+    threads: config["simulate"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/simulate.yaml"
+    shell:
+        "symdistill-simulate --law {wildcards.sim} --dim {wildcards.dim} --n {wildcards.n} "
+        "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
