@@ -1,13 +1,21 @@
 # symdistill: simulate -> train -> messages -> R^2 -> symbolic regression -> report.
 # Run: snakemake --cores 8   (config.yaml; another: --configfile config/paper.yaml)
 import json
+import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from symdistill.config import ConfigError, datasets, sim_settings, validate_config  # noqa: E402
+from symdistill.config import (  # noqa: E402
+    ConfigError,
+    datasets,
+    models,
+    sim_settings,
+    train_settings,
+    validate_config,
+)
 
 
 configfile: "config.yaml"
@@ -23,6 +31,7 @@ RESULTS = config["results"]
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -106,6 +106,22 @@ def sim_settings(cfg: dict, law: str) -> dict:
     return out
 
 
+_SCHEDULING_KEYS = ("batch_size_per_n", "gpus", "mem_mb", "runtime")
+
+
+def train_settings(cfg: dict, n: int) -> dict:
+    """The TrainSettings fields (besides variant, seed, threads) for a data set with n particles."""
+    t = cfg["train"]
+    out = {k: v for k, v in t.items() if k not in _SCHEDULING_KEYS and k != "threads"}
+    out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
+    return out
+
+
+def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
+    """Every (simulation, dim, n, variant, seed) model of the experiment matrix."""
+    return [(*ds, v, s) for ds in datasets(cfg) for v in cfg["variants"] for s in cfg["seeds"]]
+
+
 def datasets(cfg: dict) -> list[tuple[str, int, int]]:
     """Every (simulation, dim, n) data set of the experiment matrix."""
     return [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]

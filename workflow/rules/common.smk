@@ -5,11 +5,17 @@ wildcard_constraints:
     sim=r"[A-Za-z][A-Za-z0-9_]*",
     dim=r"\d+",
     n=r"\d+",
+    variant=r"[a-z0-9]+",
+    seed=r"\d+",
 
 
 def dataset_path(sim, dim, n):
     return f"{RESULTS}/{sim}_d{dim}_n{n}/data.h5"
 
 
+def model_path(sim, dim, n, variant, seed, name):
+    return f"{RESULTS}/{sim}_d{dim}_n{n}/{variant}_s{seed}/{name}"
+
+
 def all_targets():
-    return [dataset_path(s, d, n) for s, d, n in datasets(config)]
+    return [f"{RESULTS}/report/mae.csv"]

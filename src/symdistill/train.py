@@ -1,0 +1,314 @@
+"""Train a graph network on a simulation file: MAE on accelerations, resumable, with history.
+
+One loop for every variant (standard, bottleneck, l1, kl, pruning). Batches are rows gathered
+from tensors already in memory; the edge index is built once per batch size. Checkpoints hold
+model, optimiser, schedule and RNG state, so a rerun continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from symdistill.data import load_graphs
+from symdistill.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
+from symdistill.provenance import atomic_path, config_hash, stamp
+
+
+@dataclass
+class TrainSettings:
+    """Training hyperparameters (published values in config/paper.yaml)."""
+
+    variant: str = "standard"
+    steps: int = 5000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-8
+    schedule: str = "onecycle"  # onecycle | cosine | constant
+    final_div_factor: float = 1e5
+    hidden: int = 300
+    layers: int = 3
+    msg_dim: int = 100
+    l1_weight: float = 1e-2
+    kl_weight: float = 1.0
+    augment_std: float = 3.0
+    prune_end: float = 0.65  # pruning reaches d components at this fraction of training
+    prune_every: int = 0  # steps between pruning updates; 0: steps // 100
+    sample_every: int = 5
+    val_every: int = 250
+    val_graphs: int = 2048
+    checkpoint_every: int = 500
+    explode_factor: float = 1e3  # stop when loss exceeds this multiple of its early median
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = False  # bfloat16 autocast on GPU
+    threads: int = 1
+
+    def model_settings(self, dim: int) -> ModelSettings:
+        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim)
+
+    def hashed(self) -> dict:
+        """The fields that determine the numbers (not where or how fast they are computed)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("device", "threads")}
+
+
+class TrainingDiverged(RuntimeError):
+    """Loss became NaN/inf or exploded; the last good checkpoint is kept."""
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name!r} but CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def make_schedule(opt: torch.optim.Optimizer, s: TrainSettings):
+    if s.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=s.lr, total_steps=s.steps, final_div_factor=s.final_div_factor
+        )
+    if s.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
+    if s.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    raise ValueError(f"unknown train.schedule {s.schedule!r}; use onecycle, cosine or constant")
+
+
+def pruned_count(step: int, s: TrainSettings, dim: int) -> int:
+    """Components kept at ``step``: cosine from msg_dim down to d, reaching d at prune_end."""
+    end = max(1, int(s.prune_end * s.steps))
+    frac = min(step / end, 1.0)
+    return int(round(dim + (s.msg_dim - dim) * 0.5 * (1 + math.cos(math.pi * frac))))
+
+
+class Trainer:
+    """Holds the data, model and optimiser state of one training run."""
+
+    def __init__(self, data_path, out_dir, s: TrainSettings, quiet: bool = False):
+        self.s, self.quiet = s, quiet
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = pick_device(s.device)
+        torch.set_num_threads(max(1, s.threads))
+        torch.manual_seed(s.seed)
+        with h5py.File(data_path, "r") as f:
+            self.data_hash = str(f.attrs.get("config_hash", ""))
+            self.meta = {k: f.attrs[k] for k in ("law", "n", "dim") if k in f.attrs}
+        self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
+        self.vx, self.vy = (t.to(self.device) for t in
+                            load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
+        self.data_path = data_path
+        _, self.n, self.dim = self.y.shape
+        self.model = GraphNetwork(s.model_settings(self.dim)).to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        self.sched = make_schedule(self.opt, s)
+        self.gen = torch.Generator(self.device).manual_seed(s.seed)
+        self.step, self.best_val, self.best_state = 0, math.inf, None
+        self.history: dict[str, list[float]] = {"loss": [], "mae": [], "lr": [], "val_step": [], "val_mae": []}
+        self.edges: dict[int, torch.Tensor] = {}
+        self.digest = config_hash({"train": s.hashed(), "data": self.data_hash})
+        self.ckpt = self.out / "checkpoint.pt"
+        self.elapsed = 0.0
+        if self.ckpt.exists():
+            self._resume()
+
+    def edge_index(self, graphs: int) -> torch.Tensor:
+        if graphs not in self.edges:
+            self.edges[graphs] = fully_connected_edges(self.n, graphs, self.device)
+        return self.edges[graphs]
+
+    def _forward(self, x: torch.Tensor):
+        b = x.shape[0]
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.s.amp and self.device.type == "cuda"):
+            pred, raw = self.model(x.reshape(b * self.n, -1), self.edge_index(b), self.gen)
+        return pred.float().view(b, self.n, self.dim), raw.float()
+
+    def loss(self, x, y):
+        """Per-graph sum of |error| plus weighted message penalty / n, averaged over graphs."""
+        b, s = x.shape[0], self.s
+        pred, raw = self._forward(x)
+        err = (pred - y).abs()
+        per_graph = err.sum(dim=(1, 2))
+        weight = s.l1_weight if s.variant == "l1" else s.kl_weight if s.variant == "kl" else 0.0
+        if weight:
+            per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
+        return per_graph.mean(), err.mean()
+
+    @torch.no_grad()
+    def evaluate(self, x, y, batch: int = 1024) -> float:
+        """Mean absolute error of the predicted accelerations (eval mode, no augmentation)."""
+        self.model.eval()
+        total = 0.0
+        for a in range(0, len(x), batch):
+            pred, _ = self._forward(x[a : a + batch])
+            total += (pred - y[a : a + batch]).abs().sum().item()
+        self.model.train()
+        return total / y.numel()
+
+    @torch.no_grad()
+    def prune(self, probe: torch.Tensor) -> None:
+        """Keep the scheduled number of components with the largest message std (pruning)."""
+        keep = pruned_count(self.step, self.s, self.dim)
+        if keep >= int(self.model.mask.sum().item()):
+            return
+        self.model.eval()
+        _, raw = self._forward(probe)
+        self.model.train()
+        std = (self.model.messages(raw)).std(dim=0)
+        mask = torch.zeros_like(self.model.mask)
+        mask[torch.topk(std, keep).indices] = 1.0
+        self.model.mask.copy_(mask * self.model.mask)
+
+    def fit(self) -> dict:
+        s = self.s
+        prune_every = s.prune_every or max(1, s.steps // 100)
+        probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
+        early: list[float] = []
+        bar = tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
+                   disable=self.quiet, file=sys.stderr, mininterval=2.0)
+        start = time.perf_counter() - self.elapsed
+        self.model.train()
+        while self.step < s.steps:
+            if s.variant == "pruning" and self.step % prune_every == 0:
+                self.prune(probe)
+            idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
+            x, y = self.x[idx], self.y[idx]
+            if s.augment_std:
+                shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
+                x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
+            loss, mae = self.loss(x, y)
+            value = loss.item()
+            if len(early) < 20:
+                early.append(value)
+            limit = s.explode_factor * float(np.median(early))
+            if not math.isfinite(value) or (len(early) >= 20 and value > limit):
+                bar.close()
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step}: loss {value:.4g} (early median "
+                    f"{np.median(early):.4g}); last good checkpoint kept at {self.ckpt} "
+                    f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
+                )
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.history["loss"].append(value)
+            self.history["mae"].append(mae.item())
+            self.history["lr"].append(self.sched.get_last_lr()[0])
+            self.sched.step()
+            self.step += 1
+            if self.step % s.val_every == 0 or self.step == s.steps:
+                val = self.evaluate(self.vx, self.vy)
+                self.history["val_step"].append(self.step)
+                self.history["val_mae"].append(val)
+                if val < self.best_val:
+                    self.best_val = val
+                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                bar.set_postfix(loss=f"{value:.3g}", val_mae=f"{val:.3g}")
+            if self.step % s.checkpoint_every == 0 or self.step == s.steps:
+                self.elapsed = time.perf_counter() - start
+                self._checkpoint()
+            bar.update()
+        bar.close()
+        self.elapsed = time.perf_counter() - start
+        return self._finish()
+
+    def _checkpoint(self) -> None:
+        blob = {
+            "digest": self.digest, "step": self.step, "elapsed": self.elapsed,
+            "model_settings": asdict(self.model.cfg), "state_dict": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "best_val": self.best_val, "best_state": self.best_state, "history": self.history,
+        }
+        with atomic_path(self.ckpt) as tmp:
+            torch.save(blob, tmp)
+
+    def _resume(self) -> None:
+        blob = torch.load(self.ckpt, map_location=self.device, weights_only=False)
+        if blob.get("digest") != self.digest:
+            print(f"{self.ckpt}: settings or data changed; starting over", file=sys.stderr)
+            return
+        self.model.load_state_dict(blob["state_dict"])
+        self.opt.load_state_dict(blob["optimizer"])
+        self.sched.load_state_dict(blob["scheduler"])
+        self.gen.set_state(blob["generator"])
+        torch.set_rng_state(blob["torch_rng"])
+        self.step, self.best_val, self.best_state = blob["step"], blob["best_val"], blob["best_state"]
+        self.history, self.elapsed = blob["history"], blob["elapsed"]
+        print(f"resuming from {self.ckpt} at step {self.step}", file=sys.stderr)
+
+    def _finish(self) -> dict:
+        s = self.s
+        save_model(self.out / "last.pt", self.model, step=self.step)
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        save_model(self.out / "best.pt", self.model, step=self.step, val_mae=self.best_val)
+        tx, ty = load_graphs(self.data_path, "test", s.sample_every)
+        test_mae = self.evaluate(tx.to(self.device), ty.to(self.device))
+        metrics = {
+            **{k: (v.item() if hasattr(v, "item") else v) for k, v in self.meta.items()},
+            "variant": s.variant, "seed": s.seed, "steps": self.step, "test_mae": test_mae,
+            "best_val_mae": self.best_val, "train_seconds": self.elapsed,
+            "steps_per_second": self.step / max(self.elapsed, 1e-9), "device": str(self.device),
+            "unmasked_components": int(self.model.mask.sum().item()),
+        }
+        with atomic_path(self.out / "history.h5") as tmp, h5py.File(tmp, "w") as f:
+            stamp(f, {"train": asdict(s), "data": self.data_hash}, **{k: str(v) for k, v in metrics.items()})
+            for k, v in self.history.items():
+                f[k] = np.asarray(v)
+        with atomic_path(self.out / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2))
+        return metrics
+
+
+def train(data_path, out_dir, settings: TrainSettings, quiet: bool = False) -> dict:
+    """Train (or resume) and write best.pt, last.pt, history.h5 and metrics.json into out_dir."""
+    return Trainer(data_path, out_dir, settings, quiet).fit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="simulation HDF5 file")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--variant", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--settings", default="{}", help="JSON object of TrainSettings fields")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        extra = json.loads(a.settings)
+        known = {f.name for f in fields(TrainSettings)}
+        unknown = sorted(set(extra) - known)
+        if unknown:
+            raise ValueError(f"unknown train settings {unknown}; known: {sorted(known)}")
+        extra.update(variant=a.variant, seed=a.seed)
+        if a.threads:
+            extra["threads"] = a.threads
+        if a.device:
+            extra["device"] = a.device
+        settings = TrainSettings(**extra)
+        if not os.path.exists(a.data):
+            raise ValueError(f"data file {a.data!r} does not exist")
+        metrics = train(a.data, a.out, settings, a.quiet)
+    except (ValueError, KeyError, TrainingDiverged) as err:
+        sys.exit(f"symdistill-train: {err}")
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()
