@@ -39,7 +39,7 @@ def mlp(n_in: int, hidden: int, n_out: int, layers: int) -> nn.Sequential:
     """``layers`` hidden ReLU layers of width ``hidden``, then a linear output."""
     mods: list[nn.Module] = []
     for i in range(layers):
-        mods += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.ReLU()]
+        mods += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.ReLU(inplace=True)]
     mods.append(nn.Linear(hidden if layers else n_in, n_out))
     return nn.Sequential(*mods)
 

@@ -113,7 +113,7 @@ class Trainer:
         self.data_path = data_path
         _, self.n, self.dim = self.y.shape
         self.model = GraphNetwork(s.model_settings(self.dim)).to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
         self.step, self.best_val, self.best_state = 0, math.inf, None
@@ -172,56 +172,66 @@ class Trainer:
         mask[torch.topk(std, keep).indices] = 1.0
         self.model.mask.copy_(mask * self.model.mask)
 
+    def train_step(self, check: list[float] | None = None) -> tuple[float, float]:
+        """One optimiser step on a random augmented batch; returns (loss, MAE) before the step.
+
+        ``check`` collects early losses; a NaN/inf loss, or one far above their median, stops
+        training before the weights are touched.
+        """
+        s = self.s
+        idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
+        x, y = self.x[idx], self.y[idx]
+        if s.augment_std:  # the same random translation for every position in the batch
+            shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
+            x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
+        loss, mae = self.loss(x, y)
+        value = loss.item()
+        if check is not None:
+            if len(check) < 20:
+                check.append(value)
+            limit = s.explode_factor * float(np.median(check))
+            if not math.isfinite(value) or (len(check) >= 20 and value > limit):
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step}: loss {value:.4g} (early median "
+                    f"{np.median(check):.4g}); last good checkpoint kept at {self.ckpt} "
+                    f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
+                )
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        lr = self.sched.get_last_lr()[0]
+        self.sched.step()
+        self.history["loss"].append(value)
+        self.history["mae"].append(mae.item())
+        self.history["lr"].append(lr)
+        return value, self.history["mae"][-1]
+
     def fit(self) -> dict:
         s = self.s
         prune_every = s.prune_every or max(1, s.steps // 100)
         probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
         early: list[float] = []
-        bar = tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
-                   disable=self.quiet, file=sys.stderr, mininterval=2.0)
         start = time.perf_counter() - self.elapsed
         self.model.train()
-        while self.step < s.steps:
-            if s.variant == "pruning" and self.step % prune_every == 0:
-                self.prune(probe)
-            idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
-            x, y = self.x[idx], self.y[idx]
-            if s.augment_std:
-                shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
-                x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
-            loss, mae = self.loss(x, y)
-            value = loss.item()
-            if len(early) < 20:
-                early.append(value)
-            limit = s.explode_factor * float(np.median(early))
-            if not math.isfinite(value) or (len(early) >= 20 and value > limit):
-                bar.close()
-                raise TrainingDiverged(
-                    f"training diverged at step {self.step}: loss {value:.4g} (early median "
-                    f"{np.median(early):.4g}); last good checkpoint kept at {self.ckpt} "
-                    f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
-                )
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.history["loss"].append(value)
-            self.history["mae"].append(mae.item())
-            self.history["lr"].append(self.sched.get_last_lr()[0])
-            self.sched.step()
-            self.step += 1
-            if self.step % s.val_every == 0 or self.step == s.steps:
-                val = self.evaluate(self.vx, self.vy)
-                self.history["val_step"].append(self.step)
-                self.history["val_mae"].append(val)
-                if val < self.best_val:
-                    self.best_val = val
-                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                bar.set_postfix(loss=f"{value:.3g}", val_mae=f"{val:.3g}")
-            if self.step % s.checkpoint_every == 0 or self.step == s.steps:
-                self.elapsed = time.perf_counter() - start
-                self._checkpoint()
-            bar.update()
-        bar.close()
+        with tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
+                  disable=self.quiet, file=sys.stderr, mininterval=2.0) as bar:
+            while self.step < s.steps:
+                if s.variant == "pruning" and self.step % prune_every == 0:
+                    self.prune(probe)
+                value, _ = self.train_step(check=early)
+                self.step += 1
+                if self.step % s.val_every == 0 or self.step == s.steps:
+                    val = self.evaluate(self.vx, self.vy)
+                    self.history["val_step"].append(self.step)
+                    self.history["val_mae"].append(val)
+                    if val < self.best_val:
+                        self.best_val = val
+                        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    bar.set_postfix(loss=f"{value:.3g}", val_mae=f"{val:.3g}")
+                if self.step % s.checkpoint_every == 0 or self.step == s.steps:
+                    self.elapsed = time.perf_counter() - start
+                    self._checkpoint()
+                bar.update()
         self.elapsed = time.perf_counter() - start
         return self._finish()
 

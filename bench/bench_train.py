@@ -1,0 +1,115 @@
+"""Training benchmark: our tensor-batched loop vs a conventional PyG DataLoader loop, in one run.
+
+Prints steps/s and samples/s of both loops (same model, batch, data and loss) at the paper size
+(hidden 300, message 100, batch 64, n = 4) and at the default config's size, the achieved FLOP/s
+as a fraction of this machine's dense matmul FLOP/s, and the time per step for n = 4 ... 64.
+Run: python bench/bench_train.py [--steps 200] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from symdistill.config import load_config
+from symdistill.models import fully_connected_edges
+from symdistill.simulate import SimSettings, simulate
+from symdistill.train import Trainer, TrainSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mlp_flops(model, nodes: int, edges: int) -> float:
+    """Forward + backward FLOPs of one step (2 per multiply-add; backward = 2x forward)."""
+    def seq(mlp, rows):
+        return sum(2 * rows * m.in_features * m.out_features for m in mlp if isinstance(m, torch.nn.Linear))
+    return 3 * (seq(model.edge_model, edges) + seq(model.node_model, nodes))
+
+
+def matmul_peak(threads: int, size: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.matmul(a, b)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        torch.matmul(a, b)
+    return 2 * size**3 * reps / (time.perf_counter() - t0)
+
+
+def time_ours(trainer: Trainer, steps: int) -> float:
+    for _ in range(10):
+        trainer.train_step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    return steps / (time.perf_counter() - t0)
+
+
+def time_dataloader(trainer: Trainer, steps: int) -> float:
+    """The conventional PyG loop: per-sample Data objects, DataLoader collation, same loss."""
+    s, n, d = trainer.s, trainer.n, trainer.dim
+    edges = fully_connected_edges(n, 1)
+    samples = [Data(x=trainer.x[i], edge_index=edges, y=trainer.y[i]) for i in range(len(trainer.x))]
+    loader = DataLoader(samples, batch_size=s.batch_size, shuffle=True, drop_last=True)
+    model, opt = trainer.model, trainer.opt
+    done, t0 = -10, None
+    while done < steps:
+        for batch in loader:
+            if done == 0:
+                t0 = time.perf_counter()
+            x = batch.x.clone()
+            x[:, :d] += torch.randn(1, d) * s.augment_std
+            pred, raw = model(x, batch.edge_index)
+            loss = (pred - batch.y).abs().sum() / batch.num_graphs
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                break
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    peak = matmul_peak(a.threads)
+    print(f"dense matmul (2048^2, float32, {a.threads} threads): {peak / 1e9:.1f} GFLOP/s")
+    default = load_config(ROOT / "config.yaml")["train"]
+    sizes = {"paper": dict(hidden=300, layers=3, msg_dim=100, batch_size=64),
+             "default config": {k: default[k] for k in ("hidden", "layers", "msg_dim", "batch_size")}}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = {}
+        for n in (4, 8, 16, 32, 64):
+            data[n] = simulate(SimSettings(law="spring", n=n, dim=2, n_sims=20 if n > 4 else 100, steps=50),
+                               Path(tmp) / f"spring{n}.h5", quiet=True)
+        print(f"\n{'size':15s} {'ours steps/s':>12s} {'PyG steps/s':>12s} {'ratio':>6s} "
+              f"{'ours samples/s':>14s} {'GFLOP/s':>8s} {'of peak':>8s}")
+        for name, kw in sizes.items():
+            s = TrainSettings(variant="standard", steps=10**6, threads=a.threads, **kw)
+            trainer = Trainer(data[4], Path(tmp) / name.replace(" ", "_"), s, quiet=True)
+            ours = time_ours(trainer, a.steps)
+            pyg = time_dataloader(trainer, a.steps)
+            flops = mlp_flops(trainer.model, s.batch_size * 4, s.batch_size * 12) * ours
+            print(f"{name:15s} {ours:12.1f} {pyg:12.1f} {ours / pyg:5.2f}x {ours * s.batch_size:14.0f} "
+                  f"{flops / 1e9:8.1f} {flops / peak:8.1%}")
+        print(f"\nscaling with n (paper size, batch 8 graphs): {'n':>3s} {'edges':>7s} {'ms/step':>8s} {'us/edge':>8s}")
+        for n in (4, 8, 16, 32, 64):
+            s = TrainSettings(variant="standard", steps=10**6, threads=a.threads, hidden=300, msg_dim=100, batch_size=8)
+            trainer = Trainer(data[n], Path(tmp) / f"scale{n}", s, quiet=True)
+            steps = max(5, a.steps // (n // 4))
+            rate = time_ours(trainer, steps)
+            edges = 8 * n * (n - 1)
+            print(f"{'':44s} {n:3d} {edges:7d} {1000 / rate:8.2f} {1e6 / rate / edges:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
