@@ -32,6 +32,7 @@ RESULTS = config["results"]
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/messages.smk"
 
 
 rule all:

@@ -45,3 +45,12 @@ def test_nothing_is_executed(tmp_path):
 def test_error_names_the_source():
     with pytest.raises(ExpressionError, match="custom_laws.mine.potential"):
         parse_expression("os.system('ls')", SYMS, what="custom_laws.mine.potential")
+
+
+def test_round_trips_builtin_potentials():
+    """Every built-in potential survives str() -> restricted parser (how data files store it)."""
+    from symdistill.laws import BUILTIN_LAWS
+
+    for law in BUILTIN_LAWS.values():
+        back = parse_expression(str(law.potential), SYMS)
+        assert sp.simplify(back - law.potential) == 0, law.name

@@ -36,6 +36,7 @@ FUNCTIONS: dict[str, object] = {
     "inv": lambda x: 1 / x,
     "square": lambda x: x**2,
     "cube": lambda x: x**3,
+    "Piecewise": sp.Piecewise,  # arguments are (value, condition) tuples
 }
 #: Named constants.
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
@@ -47,6 +48,7 @@ _BINOPS = {
     ast.Div: lambda a, b: a / b,
     ast.Pow: lambda a, b: a**b,
 }
+_COMPARE = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 _MAX_LENGTH = 10_000
 _MAX_POWER = 100
 
@@ -75,7 +77,9 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
         if isinstance(node, ast.Expression):
             return build(node.body)
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            if isinstance(node.value, bool):
+                return sp.true if node.value else sp.false
+            if not isinstance(node.value, (int, float)):
                 raise ExpressionError(f"{what}: constant {node.value!r} is not a number in {text!r}")
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
         if isinstance(node, ast.Name):
@@ -105,6 +109,10 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
             if node.keywords:
                 raise ExpressionError(f"{what}: keyword arguments are not allowed in {text!r}")
             return FUNCTIONS[node.func.id](*[build(arg) for arg in node.args])
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            return _COMPARE[type(node.ops[0])](build(node.left), build(node.comparators[0]))
+        if isinstance(node, ast.Tuple):  # only meaningful as a Piecewise (value, condition) pair
+            return tuple(build(e) for e in node.elts)
         if isinstance(node, ast.Attribute):
             raise ExpressionError(f"{what}: attribute access {ast.unparse(node)!r} is not allowed")
         raise ExpressionError(

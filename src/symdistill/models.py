@@ -124,4 +124,5 @@ def load_model(path, map_location="cpu") -> GraphNetwork:
     blob = torch.load(path, map_location=map_location, weights_only=False)
     model = GraphNetwork(ModelSettings(**blob["model_settings"]))
     model.load_state_dict(blob["state_dict"])
+    model.meta = {k: v for k, v in blob.items() if k not in ("model_settings", "state_dict")}
     return model.eval()

@@ -7,20 +7,50 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+
+from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
+
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae")
+R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2_robust_acceleration")
+VARIANT_ORDER = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
 
 
-def write_table(rows: list[dict], columns, out_csv: str | Path) -> None:
-    """Write rows as CSV and a Markdown twin (same name, .md) with the given columns."""
+def markdown(rows: list[dict], columns) -> list[str]:
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+
+
+def pivot(rows: list[dict], value: str, published: dict | None, key) -> list[str]:
+    """Markdown table: one row per data set, one column per variant, 'ours (published)' cells.
+
+    ``key(row)`` gives the published table's row key for a row (or None when not published).
+    Several seeds are shown as their mean.
+    """
+    variants = [v for v in VARIANT_ORDER if any(r["variant"] == v for r in rows)]
+    sets = sorted({(r["sim"], r["dim"], r["n"]) for r in rows})
+    lines = ["| sim-dim-n | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for sim, dim, n in sets:
+        cells = []
+        for v in variants:
+            vals = [r[value] for r in rows if (r["sim"], r["dim"], r["n"], r["variant"]) == (sim, dim, n, v)]
+            cell = f"{np.mean(vals):.3f}" if vals else "–"
+            pub = (published or {}).get(key({"sim": sim, "dim": dim, "n": n}), {}).get(v)
+            cells.append(f"{cell} ({pub:.3f})" if pub is not None and vals else cell)
+        lines.append(f"| {sim}-{dim}-{n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def write_table(rows: list[dict], columns, out_csv: str | Path, header: list[str] | None = None) -> None:
+    """Write rows as CSV and a Markdown twin (same name, .md): optional header, then all rows."""
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    lines = (header + ["", "All rows:", ""] if header else []) + markdown(rows, columns)
     out_csv.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -32,17 +62,42 @@ def mae_table(metrics_files, out_csv) -> list[dict]:
         rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
                      "seed": m["seed"], "test_mae": m["test_mae"]})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], r["variant"], r["seed"]))
-    write_table(rows, MAE_COLUMNS, out_csv)
+    header = ["# Test MAE on accelerations", "",
+              "Ours, with the paper's value in parentheses where it reports one (same sim and dim;",
+              "the paper trained far longer on 10,000 simulations).", ""]
+    header += pivot(rows, "test_mae", MAE_PAPER, lambda r: (r["sim"], r["dim"]))
+    write_table(rows, MAE_COLUMNS, out_csv, header)
+    return rows
+
+
+def r2_table(fit_files, out_csv) -> list[dict]:
+    """Robust and plain R^2 of the selected messages against the true force, per model."""
+    rows = []
+    for path in fit_files:
+        f = json.loads(Path(path).read_text())
+        rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
+                     "seed": f["seed"], "r2_plain": f["force"]["r2_plain"],
+                     "r2_robust": f["force"]["r2_robust"],
+                     "r2_robust_acceleration": f["acceleration"]["r2_robust"]})
+    rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]), r["seed"]))
+    header = ["# Message-force R² (robust: worst 10% of residuals dropped)", "",
+              "Ours, with the MPhil reproduction's robust R² in parentheses (2-D, n = 4):", ""]
+    header += pivot(rows, "r2_robust", R2_MPHIL, lambda r: r["sim"] if (r["dim"], r["n"]) == (2, 4) else None)
+    header += ["", "Ours, with the original paper's R² in parentheses (same sim and dim):", ""]
+    header += pivot(rows, "r2_robust", R2_PAPER, lambda r: (r["sim"], r["dim"]))
+    header += ["", "Against the pairwise acceleration F/m1 (a model may learn that instead):", ""]
+    header += pivot(rows, "r2_robust_acceleration", None, lambda r: None)
+    write_table(rows, R2_COLUMNS, out_csv, header)
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("table", choices=["mae"])
+    p.add_argument("table", choices=["mae", "r2"])
     p.add_argument("--out", required=True)
     p.add_argument("inputs", nargs="+")
     a = p.parse_args(argv)
-    mae_table(a.inputs, a.out)
+    {"mae": mae_table, "r2": r2_table}[a.table](a.inputs, a.out)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,8 @@ class Trainer:
         torch.manual_seed(s.seed)
         with h5py.File(data_path, "r") as f:
             self.data_hash = str(f.attrs.get("config_hash", ""))
-            self.meta = {k: f.attrs[k] for k in ("law", "n", "dim") if k in f.attrs}
+            self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
+                         for k in ("law", "n", "dim") if k in f.attrs}
         self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
         self.vx, self.vy = (t.to(self.device) for t in
                             load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
@@ -262,14 +263,15 @@ class Trainer:
 
     def _finish(self) -> dict:
         s = self.s
-        save_model(self.out / "last.pt", self.model, step=self.step)
+        info = {"train_settings": asdict(s), "data": str(self.data_path), **self.meta}
+        save_model(self.out / "last.pt", self.model, step=self.step, **info)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-        save_model(self.out / "best.pt", self.model, step=self.step, val_mae=self.best_val)
+        save_model(self.out / "best.pt", self.model, step=self.step, val_mae=self.best_val, **info)
         tx, ty = load_graphs(self.data_path, "test", s.sample_every)
         test_mae = self.evaluate(tx.to(self.device), ty.to(self.device))
         metrics = {
-            **{k: (v.item() if hasattr(v, "item") else v) for k, v in self.meta.items()},
+            **self.meta,
             "variant": s.variant, "seed": s.seed, "steps": self.step, "test_mae": test_mae,
             "best_val_mae": self.best_val, "train_seconds": self.elapsed,
             "steps_per_second": self.step / max(self.elapsed, 1e-9), "device": str(self.device),

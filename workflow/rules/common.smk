@@ -18,4 +18,4 @@ def model_path(sim, dim, n, variant, seed, name):
 
 
 def all_targets():
-    return [f"{RESULTS}/report/mae.csv"]
+    return [f"{RESULTS}/report/mae.csv", f"{RESULTS}/report/r2.csv"]

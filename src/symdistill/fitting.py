@@ -1,0 +1,137 @@
+"""How linear are the messages in the true force? Plain and robust fits of m ~ A F + b, with R^2.
+
+Each selected message component is fitted on all true force components (so any rotation and
+scale of the force is allowed). The robust fit is least trimmed squares at 90%: it minimises the
+sum of the squared residuals below their 90th percentile, i.e. drops the worst 10% as outliers
+(as published), found by iterating least squares on the kept points until the kept set is stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from symdistill.provenance import atomic_path
+
+
+def lstsq(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares y ~ X a + b; returns (a, b)."""
+    design = np.column_stack([X, np.ones(len(X))])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    return coef[:-1], float(coef[-1])
+
+
+def r_squared(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination (1 - SS_res / SS_tot); 0 for constant y."""
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    if ss_tot == 0.0:
+        return 0.0
+    return 1.0 - float(((y - pred) ** 2).sum()) / ss_tot
+
+
+def trimmed_fit(y: np.ndarray, X: np.ndarray, keep: float = 0.9, max_iter: int = 50):
+    """Least trimmed squares: the fit minimising the smallest ``keep`` fraction of squared residuals.
+
+    Returns (a, b, kept mask). Concentration steps from the plain fit; each step cannot increase
+    the trimmed sum, so it stops at a local optimum (usually after a few steps).
+    """
+    a, b = lstsq(y, X)
+    kept = np.ones(len(y), dtype=bool)
+    h = max(len(X[0]) + 2, int(np.ceil(keep * len(y))))
+    for _ in range(max_iter):
+        res2 = (y - X @ a - b) ** 2
+        new = np.zeros(len(y), dtype=bool)
+        new[np.argsort(res2, kind="stable")[:h]] = True
+        if np.array_equal(new, kept):
+            break
+        kept = new
+        a, b = lstsq(y[kept], X[kept])
+    return a, b, kept
+
+
+def fit_components(messages: np.ndarray, target: np.ndarray, keep: float = 0.9) -> dict:
+    """Fit every message column on the target (force or acceleration) plainly and robustly."""
+    comps = []
+    for c in range(messages.shape[1]):
+        y = messages[:, c]
+        a, b = lstsq(y, target)
+        ra, rb, kept = trimmed_fit(y, target, keep)
+        comps.append({
+            "a": a.tolist(), "b": b, "r2_plain": r_squared(y, target @ a + b),
+            "a_robust": ra.tolist(), "b_robust": rb,
+            "r2_robust": r_squared(y[kept], target[kept] @ ra + rb),
+        })
+    return {
+        "components": comps,
+        "r2_plain": float(np.mean([c["r2_plain"] for c in comps])),
+        "r2_robust": float(np.mean([c["r2_robust"] for c in comps])),
+    }
+
+
+def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
+    """Fit the selected messages of a dump against force and pairwise acceleration; write JSON (+ figure)."""
+    sel = json.loads(Path(selected_path).read_text())
+    with h5py.File(messages_path, "r") as h:
+        msgs = h["messages"][:][:, sel["components"]]
+        force, acc = h["force"][:], h["acceleration"][:]
+        info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
+                if k in ("law", "dim", "n", "variant", "seed")}
+    fit = {**info, "selected": sel["components"], "force": fit_components(msgs, force),
+           "acceleration": fit_components(msgs, acc), "edges": int(len(msgs))}
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(fit, indent=2))
+    if out_png:
+        plot_fit(msgs, force, fit, out_png)
+    return fit
+
+
+def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
+    """Each selected message against its best linear combination of the true force (as published)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = msgs.shape[1]
+    fig, axes = plt.subplots(1, k, figsize=(4 * k, 3.8), squeeze=False)
+    for c, ax in enumerate(axes[0]):
+        comp = fit["force"]["components"][c]
+        x = force @ np.asarray(comp["a_robust"]) + comp["b_robust"]
+        y = msgs[:, c]
+        lo, hi = np.percentile(np.concatenate([x, y]), [1, 99])
+        ax.scatter(x, y, s=2, alpha=0.3, color="tab:blue", rasterized=True)
+        ax.plot([lo, hi], [lo, hi], color="tab:red", lw=1)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("linear combination of true force")
+        ax.set_ylabel(f"message component {fit['selected'][c]}")
+        ax.set_title(f"R² robust {comp['r2_robust']:.3f}, plain {comp['r2_plain']:.3f}", fontsize=9)
+    fig.suptitle(f"{fit.get('law')} d={fit.get('dim')} n={fit.get('n')} {fit.get('variant')} seed {fit.get('seed')}")
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--messages", required=True)
+    p.add_argument("--selected", required=True)
+    p.add_argument("--out", required=True, help="JSON with coefficients and R^2")
+    p.add_argument("--figure", help="PNG of messages against the fitted force")
+    a = p.parse_args(argv)
+    try:
+        fit = fit_file(a.messages, a.selected, a.out, a.figure)
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f"symdistill-fit: {err}")
+    print(f"R2 robust {fit['force']['r2_robust']:.4f} plain {fit['force']['r2_plain']:.4f} "
+          f"acceleration {fit['acceleration']['r2_robust']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Read a trained model's edge messages on held-out graphs, and pick the important components.
+
+Per edge (receiver i = particle 1, sender j = particle 2) we record the features a symbolic law
+may use (dx = x_i - x_j, ..., r = |dx| + 0.01, m1, m2, q1, q2), the true pairwise force on the
+receiver from the simulator's own potential, the pairwise acceleration F / m1, and the messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from symdistill.data import load_graphs
+from symdistill.expr import parse_expression
+from symdistill.laws import POTENTIAL_SYMBOLS, SOFTENING, Law
+from symdistill.models import fully_connected_edges, load_model
+from symdistill.provenance import atomic_path, stamp
+
+SPATIAL = ("dx", "dy", "dz")
+
+
+def edge_columns(dim: int) -> list[str]:
+    """Names of the edge feature columns for a spatial dimension."""
+    if dim > 3:
+        return [f"dx{k}" for k in range(dim)] + ["r", "m1", "m2", "q1", "q2"]
+    return [*SPATIAL[:dim], "r", "m1", "m2", "q1", "q2"]
+
+
+def law_from_data(path) -> Law:
+    """The law a data file was simulated with, rebuilt from its stored potential expression."""
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        pot = parse_expression(str(a["potential"]), POTENTIAL_SYMBOLS, what=f"{path}: potential")
+        return Law(str(a["law"]), pot, float(a["dt"]), damping=float(a.get("damping", 0.0)))
+
+
+def pair_forces(law: Law, features: np.ndarray, dim: int) -> np.ndarray:
+    """True force on the receiver from the sender, [E, dim], from the law's dU/dr."""
+    dx, r = features[:, :dim], features[:, dim]
+    m1, m2, q1, q2 = features[:, dim + 1 : dim + 5].T
+    g = law.force_magnitude()(r, m1, m2, q1, q2)
+    return -(g / np.maximum(r - SOFTENING, 1e-300))[:, None] * dx
+
+
+@torch.no_grad()
+def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
+    """Run the model on test graphs and write edge features, forces and messages to HDF5."""
+    model = load_model(model_path)
+    x, _ = load_graphs(data_path, "test", sample_every=1, max_graphs=max_graphs, dtype=torch.float32)
+    g, n, f = x.shape
+    dim = model.cfg.dim
+    edges = fully_connected_edges(n, g)
+    _, raw = model(x.reshape(g * n, f), edges)
+    msgs = model.messages(raw).numpy().astype(np.float64)
+    xs = x.reshape(g * n, f).numpy().astype(np.float64)
+    src, dst = edges.numpy()  # sender j, receiver i
+    recv, send = xs[dst], xs[src]
+    dx = recv[:, :dim] - send[:, :dim]
+    r = np.linalg.norm(dx, axis=1) + SOFTENING
+    q, m = dim * 2, dim * 2 + 1
+    feats = np.column_stack([dx, r, recv[:, m], send[:, m], recv[:, q], send[:, q]])
+    law = law_from_data(data_path)
+    force = pair_forces(law, feats, dim)
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+        stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
+              law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
+              seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
+              msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
+        h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
+        h["messages"] = msgs
+        if model.cfg.variant == "kl":
+            h["logvar"] = raw[:, model.cfg.msg_dim :].numpy().astype(np.float64)
+        h["force"] = force
+        h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
+        h["graph"] = np.repeat(np.arange(g), n * (n - 1))
+    return Path(out)
+
+
+def select_components(messages: np.ndarray, variant: str, dim: int, logvar: np.ndarray | None = None,
+                      mask: np.ndarray | None = None) -> dict:
+    """The d most important message components and why.
+
+    std for standard/l1; mean KL divergence to N(0,1) for kl; for bottleneck all d; for pruning
+    exactly the unmasked ones (ordered by std).
+    """
+    std = messages.std(axis=0)
+    if variant == "kl":
+        if logvar is None:
+            raise ValueError("kl selection needs the log-variances")
+        scores = (0.5 * (messages**2 + np.exp(logvar) - logvar - 1)).mean(axis=0)
+        criterion = "mean KL divergence"
+    elif variant == "pruning" and mask is not None:
+        scores = np.where(np.asarray(mask) > 0, std, -np.inf)
+        criterion = "unmasked (ordered by std)"
+        if int((np.asarray(mask) > 0).sum()) != dim:
+            raise ValueError(f"pruned model has {int((np.asarray(mask) > 0).sum())} unmasked components, expected {dim}")
+    else:
+        scores = std
+        criterion = "bottleneck (all)" if variant == "bottleneck" else "standard deviation"
+    order = np.argsort(-scores, kind="stable")[:dim]
+    return {"components": [int(c) for c in order], "scores": [float(scores[c]) for c in order],
+            "criterion": criterion, "all_scores": [float(s) for s in np.where(np.isfinite(scores), scores, 0.0)]}
+
+
+def select_file(messages_path, out) -> dict:
+    with h5py.File(messages_path, "r") as h:
+        variant, dim = str(h.attrs["variant"]), int(h.attrs["dim"])
+        logvar = h["logvar"][:] if "logvar" in h else None
+        sel = select_components(h["messages"][:], variant, dim, logvar, h.attrs["mask"])
+    sel.update(variant=variant, dim=dim)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(sel, indent=2))
+    return sel
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump", help="write edge features, true forces and messages")
+    d.add_argument("--model", required=True)
+    d.add_argument("--data", required=True)
+    d.add_argument("--max-graphs", type=int, default=2000)
+    d.add_argument("--out", required=True)
+    s = sub.add_parser("select", help="pick the d most important components")
+    s.add_argument("--messages", required=True)
+    s.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    try:
+        if a.cmd == "dump":
+            dump_messages(a.model, a.data, a.out, a.max_graphs)
+        else:
+            print(json.dumps(select_file(a.messages, a.out)))
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f"symdistill-messages {a.cmd}: {err}")
+
+
+if __name__ == "__main__":
+    main()
