@@ -13,6 +13,7 @@ from symdistill.config import (  # noqa: E402
     datasets,
     models,
     sim_settings,
+    sr_settings,
     train_settings,
     validate_config,
 )
@@ -33,6 +34,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/messages.smk"
+include: "workflow/rules/symbolic.smk"
 
 
 rule all:

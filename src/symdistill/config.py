@@ -117,6 +117,13 @@ def train_settings(cfg: dict, n: int) -> dict:
     return out
 
 
+def sr_settings(cfg: dict, engine: str) -> dict:
+    """The SRSettings fields for one engine (threads come from the rule)."""
+    out = {k: v for k, v in cfg["symbolic"].items() if k not in ("engines", "variants", "threads")}
+    out["engine"] = engine
+    return out
+
+
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
     """Every (simulation, dim, n, variant, seed) model of the experiment matrix."""
     return [(*ds, v, s) for ds in datasets(cfg) for v in cfg["variants"] for s in cfg["seeds"]]

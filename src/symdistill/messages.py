@@ -18,7 +18,7 @@ import torch
 
 from symdistill.data import load_graphs
 from symdistill.expr import parse_expression
-from symdistill.laws import POTENTIAL_SYMBOLS, SOFTENING, Law
+from symdistill.laws import BUILTIN_LAWS, POTENTIAL_SYMBOLS, SOFTENING, Law
 from symdistill.models import fully_connected_edges, load_model
 from symdistill.provenance import atomic_path, stamp
 
@@ -32,12 +32,14 @@ def edge_columns(dim: int) -> list[str]:
     return [*SPATIAL[:dim], "r", "m1", "m2", "q1", "q2"]
 
 
-def law_from_data(path) -> Law:
-    """The law a data file was simulated with, rebuilt from its stored potential expression."""
+def law_from_file(path) -> Law:
+    """The law a data or message file was made with, rebuilt from its stored potential expression."""
     with h5py.File(path, "r") as f:
         a = f.attrs
         pot = parse_expression(str(a["potential"]), POTENTIAL_SYMBOLS, what=f"{path}: potential")
-        return Law(str(a["law"]), pot, float(a["dt"]), damping=float(a.get("damping", 0.0)))
+        name = str(a["law"])
+        signed = a.get("signed_charges", BUILTIN_LAWS[name].signed_charges if name in BUILTIN_LAWS else False)
+        return Law(name, pot, float(a.get("dt", 0.0)), bool(signed), float(a.get("damping", 0.0)))
 
 
 def pair_forces(law: Law, features: np.ndarray, dim: int) -> np.ndarray:
@@ -65,12 +67,13 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     r = np.linalg.norm(dx, axis=1) + SOFTENING
     q, m = dim * 2, dim * 2 + 1
     feats = np.column_stack([dx, r, recv[:, m], send[:, m], recv[:, q], send[:, q]])
-    law = law_from_data(data_path)
+    law = law_from_file(data_path)
     force = pair_forces(law, feats, dim)
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
         stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
               law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
               seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
+              signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
               msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
         h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
         h["messages"] = msgs

@@ -27,10 +27,16 @@ class ModelSettings:
     hidden: int = 300
     layers: int = 3  # hidden layers per MLP
     msg_dim: int = 100  # message components (d for bottleneck)
+    # "acceleration": the node model outputs the acceleration (published). "force": its output
+    # is divided by the receiver's mass (Newton's second law built in), so summed messages that
+    # are forces need no further processing and the edge model has no reason to learn F / m1.
+    node_output: str = "acceleration"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown model variant {self.variant!r}; choose from {VARIANTS}")
+        if self.node_output not in ("acceleration", "force"):
+            raise ValueError(f"unknown node_output {self.node_output!r}; use 'acceleration' or 'force'")
         if self.variant == "bottleneck":
             self.msg_dim = self.dim
 
@@ -84,7 +90,10 @@ class GraphNetwork(MessagePassing):
         raw = self.edge_updater(edge_index, x=x)
         msg = self.to_message(raw, self.training, generator)
         agg = self.propagate(edge_index, msg=msg, size=(x.size(0), x.size(0)))
-        return self.node_model(torch.cat([x, agg], dim=-1)), raw
+        out = self.node_model(torch.cat([x, agg], dim=-1))
+        if self.cfg.node_output == "force":
+            out = out / x[:, -1:]  # mass is the last node feature
+        return out, raw
 
     def messages(self, raw: Tensor) -> Tensor:
         """Analysis-time messages: the mean for KL, masked components zero for pruning."""

@@ -12,6 +12,8 @@ import numpy as np
 from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae")
+RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
+                    "complexity", "verdict", "best_on_front", "best_on_front_complexity")
 R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2_robust_acceleration")
 VARIANT_ORDER = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
 
@@ -91,13 +93,49 @@ def r2_table(fit_files, out_csv) -> list[dict]:
     return rows
 
 
+def recovery_table(recovery_files, out_csv) -> list[dict]:
+    """One row per message component: the chosen expression, its verdict, the best on the front."""
+    rows = []
+    for path in recovery_files:
+        f = json.loads(Path(path).read_text())
+        for c in f["components"]:
+            rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
+                         "seed": f["seed"], "component": c["component"], "engine": f["engine"],
+                         "expression": c["expression"], "complexity": c["complexity"],
+                         "verdict": c["verdict"], "best_on_front": c["best_on_front"],
+                         "best_on_front_complexity": c["best_on_front_complexity"] or ""})
+    rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]),
+                             r["seed"], r["engine"], r["component"]))
+    header = ["# Law recovery", "",
+              "Chosen expression per message component: correct / correct up to 1/m1 / wrong",
+              "(counts over components; 'front' = the right law appears somewhere on the Pareto front).",
+              "Published (MPhil, PySR): bottleneck and pruning correct for both components of all four",
+              "sims; L1 failed on charge (2nd component) and r2; KL failed almost everywhere; standard",
+              "failed on charge and r2.", ""]
+    variants = [v for v in VARIANT_ORDER if any(r["variant"] == v for r in rows)]
+    header += ["| sim-dim-n (engine) | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for key in sorted({(r["sim"], r["dim"], r["n"], r["engine"]) for r in rows}):
+        cells = []
+        for v in variants:
+            sel = [r for r in rows if (r["sim"], r["dim"], r["n"], r["engine"]) == key and r["variant"] == v]
+            if not sel:
+                cells.append("–")
+                continue
+            count = lambda field, verdict: sum(r[field] == verdict for r in sel)  # noqa: E731
+            cells.append(f"{count('verdict', 'correct')}/{count('verdict', 'correct up to 1/m1')}/"
+                         f"{count('verdict', 'wrong')} (front: {count('best_on_front', 'correct')} correct)")
+        header.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
+    write_table(rows, RECOVERY_COLUMNS, out_csv, header)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("table", choices=["mae", "r2"])
+    p.add_argument("table", choices=["mae", "r2", "recovery"])
     p.add_argument("--out", required=True)
     p.add_argument("inputs", nargs="+")
     a = p.parse_args(argv)
-    {"mae": mae_table, "r2": r2_table}[a.table](a.inputs, a.out)
+    {"mae": mae_table, "r2": r2_table, "recovery": recovery_table}[a.table](a.inputs, a.out)
 
 
 if __name__ == "__main__":

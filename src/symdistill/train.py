@@ -40,6 +40,7 @@ class TrainSettings:
     hidden: int = 300
     layers: int = 3
     msg_dim: int = 100
+    node_output: str = "acceleration"  # or "force": node model output divided by mass
     l1_weight: float = 1e-2
     kl_weight: float = 1.0
     augment_std: float = 3.0
@@ -56,7 +57,8 @@ class TrainSettings:
     threads: int = 1
 
     def model_settings(self, dim: int) -> ModelSettings:
-        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim)
+        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim,
+                             self.node_output)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""

@@ -7,6 +7,7 @@ wildcard_constraints:
     n=r"\d+",
     variant=r"[a-z0-9]+",
     seed=r"\d+",
+    engine=r"operon|pysr|eql",
 
 
 def dataset_path(sim, dim, n):
@@ -17,5 +18,15 @@ def model_path(sim, dim, n, variant, seed, name):
     return f"{RESULTS}/{sim}_d{dim}_n{n}/{variant}_s{seed}/{name}"
 
 
+def recovery_inputs():
+    sym = config["symbolic"]
+    return [
+        model_path(s, d, n, v, seed, f"recovery_{engine}.json")
+        for s, d, n, v, seed in models(config)
+        if v in sym["variants"]
+        for engine in sym["engines"]
+    ]
+
+
 def all_targets():
-    return [f"{RESULTS}/report/mae.csv", f"{RESULTS}/report/r2.csv"]
+    return [f"{RESULTS}/report/{t}.csv" for t in ("mae", "r2", "recovery")]

@@ -1,0 +1,94 @@
+"""Judge every recovered expression (chosen and Pareto front) and draw the Pareto fronts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from symdistill.messages import law_from_file
+from symdistill.provenance import atomic_path
+from symdistill.verdict import judge
+
+RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
+
+
+def judge_results(sr_path, messages_path) -> dict:
+    """Verdicts for each component's chosen expression and for every Pareto-front member."""
+    sr = json.loads(Path(sr_path).read_text())
+    law = law_from_file(messages_path)
+    dim = int(sr["dim"])
+    comps = []
+    for comp in sr["components"]:
+        chosen = judge(comp["chosen"]["expression"], law, dim)
+        front = []
+        for member in comp["pareto"]:
+            v = judge(member["expression"], law, dim)
+            front.append({**member, "verdict": v["verdict"],
+                          "numeric_r2": v["evidence"]["force"]["numeric"]["r2"]})
+        best = max(front, key=lambda m: (RANK[m["verdict"]], -m["complexity"]))
+        comps.append({
+            "component": comp["component"], **comp["chosen"], "verdict": chosen["verdict"],
+            "evidence": chosen["evidence"], "front": front,
+            "best_on_front": best["verdict"],
+            "best_on_front_complexity": best["complexity"] if RANK[best["verdict"]] else None,
+        })
+    keys = ("law", "dim", "n", "variant", "seed", "engine")
+    return {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential), "components": comps}
+
+
+def plot_fronts(result: dict, out_png) -> None:
+    """Loss against complexity for each component's front; chosen circled, verdicts coloured."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"correct": "tab:green", "correct up to 1/m1": "tab:orange", "wrong": "tab:grey"}
+    comps = result["components"]
+    fig, axes = plt.subplots(1, len(comps), figsize=(4.5 * len(comps), 3.6), squeeze=False)
+    for ax, comp in zip(axes[0], comps):
+        cx = [m["complexity"] for m in comp["front"]]
+        loss = [max(m["loss"], 1e-12) for m in comp["front"]]
+        ax.plot(cx, loss, color="lightgrey", zorder=1)
+        ax.scatter(cx, loss, c=[colours[m["verdict"]] for m in comp["front"]], zorder=2, s=25)
+        ax.scatter([comp["complexity"]], [max(comp["loss"], 1e-12)], facecolors="none",
+                   edgecolors="black", s=120, zorder=3, label=f"chosen: {comp['verdict']}")
+        ax.set_yscale("log")
+        ax.set_xlabel("complexity")
+        ax.set_ylabel("MSE")
+        ax.set_title(f"component {comp['component']}", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{result.get('law')} d={result.get('dim')} n={result.get('n')} "
+                 f"{result.get('variant')} ({result.get('engine')}); green = correct law", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sr", required=True, help="symbolic regression JSON")
+    p.add_argument("--messages", required=True, help="message dump (for the true law)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--figure")
+    a = p.parse_args(argv)
+    try:
+        result = judge_results(a.sr, a.messages)
+    except (OSError, ValueError, KeyError) as err:
+        sys.exit(f"symdistill-judge: {err}")
+    with atomic_path(a.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float))
+    if a.figure:
+        plot_fronts(result, a.figure)
+    for c in result["components"]:
+        print(f"component {c['component']}: {c['verdict']}: {c['expression']}")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

@@ -1,0 +1,237 @@
+"""Symbolic regression on message components, behind one engine interface.
+
+An engine turns (X, y, variable names, settings) into a Pareto front of candidates (complexity,
+loss, expression text). Engines are registered by name in ``ENGINES``; adding one means writing
+a class with a ``search`` method and decorating it with ``@register``. Whatever text an engine
+returns goes through the restricted parser before it is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import sympy as sp
+
+from symdistill.expr import ExpressionError, parse_expression
+from symdistill.provenance import atomic_path, versions
+
+#: Engine-neutral operator names -> Operon symbol names.
+OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
+                  "log": "log", "sqrt": "sqrt", "square": "square", "sin": "sin", "cos": "cos",
+                  "tanh": "tanh", "abs": "abs", "pow": "pow"}
+#: Engine-neutral operator names -> PySR operators (binary, unary).
+PYSR_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
+PYSR_UNARY = {"exp": "exp", "log": "log", "sqrt": "sqrt", "square": "square", "sin": "sin",
+              "cos": "cos", "tanh": "tanh", "abs": "abs", "inv": "inv"}
+
+
+@dataclass
+class SRSettings:
+    """Search budget and grammar (published: PySR with + * inv exp log, 5,000 samples)."""
+
+    engine: str = "operon"
+    samples: int = 5000
+    time_limit: float = 30.0  # seconds per component
+    operators: list[str] = field(default_factory=lambda: ["add", "sub", "mul", "div", "exp", "log"])
+    max_length: int = 30
+    population_size: int = 1000
+    optimizer_iterations: int = 5  # local constant optimisation per candidate (Operon)
+    iterations: int = 6000  # PySR iterations (the time limit still applies)
+    seed: int = 0
+    threads: int = 1
+
+
+@dataclass
+class Candidate:
+    complexity: int
+    loss: float  # mean squared error on the sample
+    expression: str  # sympy string in the edge variables
+
+    @property
+    def sympy(self) -> sp.Expr:
+        return sp.sympify(self.expression, locals={})
+
+
+ENGINES: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: make an engine selectable by its ``name``."""
+    ENGINES[cls.name] = cls
+    return cls
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run on this machine; the message says what is missing."""
+
+
+def to_sympy_string(text: str, names) -> str:
+    """Parse an engine's expression text safely and return it as a sympy string."""
+    return str(parse_expression(text, names, what="engine output"))
+
+
+@register
+class OperonEngine:
+    """C++ Operon (pyoperon): multi-objective GP over (R^2, length) with local constant tuning."""
+
+    name = "operon"
+
+    def search(self, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings) -> list[Candidate]:
+        from pyoperon.sklearn import SymbolicRegressor
+
+        unknown = sorted(set(s.operators) - set(OPERON_SYMBOLS))
+        if unknown:
+            raise ValueError(f"symbolic.operators {unknown} not available in Operon; use {sorted(OPERON_SYMBOLS)}")
+        symbols = ",".join([OPERON_SYMBOLS[o] for o in s.operators] + ["constant", "variable"])
+        reg = SymbolicRegressor(
+            allowed_symbols=symbols, objectives=["r2", "length"], max_length=s.max_length,
+            population_size=s.population_size, optimizer_iterations=s.optimizer_iterations,
+            generations=10**7, max_evaluations=10**12, max_time=max(1, int(round(s.time_limit))),
+            n_threads=s.threads, random_state=s.seed,
+        )
+        reg.fit(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        out = []
+        for p in reg.pareto_front_:
+            text = reg.get_model_string(p["tree"], 6, names)
+            try:
+                out.append(Candidate(int(p["complexity"]), float(p["mean_squared_error"]),
+                                     to_sympy_string(text, names)))
+            except ExpressionError:
+                continue  # a formula outside our grammar is not a usable law
+        return out
+
+
+@register
+class PySREngine:
+    """PySR (Julia SymbolicRegression.jl). Needs a working Julia; never downloads in tests."""
+
+    name = "pysr"
+
+    @staticmethod
+    def check() -> None:
+        """Raise EngineUnavailable unless PySR can run without downloading anything."""
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("pysr") is None:
+                raise EngineUnavailable("PySR is not installed: pip install 'symdistill[pysr]'")
+        except ImportError as err:
+            raise EngineUnavailable(f"PySR cannot be imported: {err}") from None
+        julia = os.environ.get("PYTHON_JULIAPKG_EXE") or shutil.which("julia")
+        if not julia:
+            raise EngineUnavailable(
+                "PySR needs Julia, and no Julia is installed here (PySR would try to download it "
+                "at first import). Install Julia >= 1.10 and put `julia` on PATH, or point PySR at "
+                "an existing one with PYTHON_JULIAPKG_EXE=/path/to/julia (and "
+                "PYTHON_JULIAPKG_OFFLINE=yes if its packages are already installed)."
+            )
+
+    def search(self, X, y, names, s: SRSettings) -> list[Candidate]:
+        self.check()
+        from pysr import PySRRegressor
+
+        binary = [PYSR_BINARY[o] for o in s.operators if o in PYSR_BINARY]
+        unary = [PYSR_UNARY[o] for o in s.operators if o in PYSR_UNARY]
+        reg = PySRRegressor(
+            binary_operators=binary, unary_operators=unary, niterations=s.iterations,
+            timeout_in_seconds=s.time_limit, maxsize=s.max_length, random_state=s.seed,
+            deterministic=True, parallelism="serial", progress=False, verbosity=0,
+        )
+        reg.fit(X, y, variable_names=names)
+        return [Candidate(int(row["complexity"]), float(row["loss"]),
+                          to_sympy_string(str(row["sympy_format"]), names))
+                for _, row in reg.equations_.iterrows()]
+
+
+def get_engine(name: str):
+    if name not in ENGINES:
+        raise ValueError(f"unknown symbolic.engine {name!r}; choose from {sorted(ENGINES)}")
+    return ENGINES[name]()
+
+
+def pareto(cands: list[Candidate]) -> list[Candidate]:
+    """Non-dominated candidates by (complexity, loss), sorted by complexity."""
+    front: list[Candidate] = []
+    for c in sorted(cands, key=lambda c: (c.complexity, c.loss)):
+        if not front or c.loss < front[-1].loss:
+            front.append(c)
+    return front
+
+
+def choose(front: list[Candidate], tolerance: float = 1.5) -> Candidate:
+    """PySR's 'best' rule: among candidates within ``tolerance`` x the lowest loss, the one with
+    the steepest drop in log-loss per unit of complexity from its simpler neighbour."""
+    best_loss = min(c.loss for c in front)
+    scores, prev = [], None
+    for c in front:
+        if prev is None:
+            score = 0.0
+        else:
+            score = -(np.log(max(c.loss, 1e-300)) - np.log(max(prev.loss, 1e-300))) / max(1, c.complexity - prev.complexity)
+        scores.append(score)
+        prev = c
+    eligible = [i for i, c in enumerate(front) if c.loss <= tolerance * best_loss]
+    return front[max(eligible, key=lambda i: scores[i])]
+
+
+def describe(c: Candidate) -> dict:
+    e = c.sympy
+    return {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
+
+
+def regress_messages(messages_path, selected_path, s: SRSettings) -> dict:
+    """Search a law for every selected message component of a message dump."""
+    sel = json.loads(Path(selected_path).read_text())
+    engine = get_engine(s.engine)
+    with h5py.File(messages_path, "r") as h:
+        X = h["edge_features"][:]
+        names = [str(c) for c in h["edge_features"].attrs["columns"]]
+        msgs = h["messages"][:]
+        info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
+                if k in ("law", "dim", "n", "variant", "seed", "potential")}
+    rng = np.random.default_rng(s.seed)
+    rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
+    comps = []
+    for c in sel["components"]:
+        front = pareto(engine.search(X[rows], msgs[rows, c], names, s))
+        if not front:
+            raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
+        comps.append({"component": int(c), "pareto": [describe(x) for x in front],
+                      "chosen": describe(choose(front))})
+    return {**info, "engine": s.engine, "settings": asdict(s), "variables": names,
+            "versions": versions(), "components": comps}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--messages", required=True)
+    p.add_argument("--selected", required=True)
+    p.add_argument("--settings", default="{}", help="JSON object of SRSettings fields")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    try:
+        s = SRSettings(**json.loads(a.settings))
+        if a.threads:
+            s.threads = a.threads
+        if s.engine == "pysr":
+            PySREngine.check()
+        result = regress_messages(a.messages, a.selected, s)
+    except (EngineUnavailable, ValueError, TypeError, OSError) as err:
+        sys.exit(f"symdistill-sr: {err}")
+    with atomic_path(a.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2))
+    for comp in result["components"]:
+        print(f"component {comp['component']}: {comp['chosen']['expression']}")
+
+
+if __name__ == "__main__":
+    main()

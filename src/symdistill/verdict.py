@@ -1,0 +1,159 @@
+"""Is a recovered expression the true law? A numerical and a symbolic test (REFERENCE.md section 6).
+
+A message may be any linear map of the force, so an expression f is judged against a . F + c:
+
+* numerically: on fresh edges drawn wider than the training data, f is regressed on the true
+  force components (least squares for a and c); it passes when R^2 > 0.999;
+* symbolically: f and every F_k are expanded into sums of terms, constants inside each term are
+  rounded (to 0.1, so the 0.01 softening and fitted near-integers like r - 0.998 become r and
+  r - 1); f passes when its term coefficients are a . F + c up to 5% (SRBench's "the difference
+  simplifies to a constant", with the top-level coefficients left free).
+
+The same against the pairwise acceleration F / m1 gives "correct up to 1/m1". The 0.01
+softening is a numerical device, not physics: the numerical test accepts the force written with
+the softened distance r = |dx| + 0.01 in the direction factor dx / |dx| (exact) or with r itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import sympy as sp
+
+from symdistill.laws import SOFTENING, Law
+from symdistill.messages import edge_columns
+
+NUMERIC_R2 = 0.999
+SYMBOLIC_TOL = 0.05
+
+
+def edge_symbols(dim: int) -> list[sp.Symbol]:
+    return [sp.Symbol(c, real=True) for c in edge_columns(dim)]
+
+
+def true_laws(law: Law, dim: int, softened: bool = True) -> dict[str, list[sp.Expr]]:
+    """The true pairwise force and acceleration on the receiver, per component, in edge symbols.
+
+    ``softened=False`` writes the direction dx / |dx| as dx / r (no softening in the direction).
+    """
+    force = law.pair_force_expr(dim)
+    if not softened:
+        r = sp.Symbol("r", real=True)
+        force = [sp.simplify(f.subs(r - SOFTENING, r)) for f in force]
+    m1 = sp.Symbol("m1", real=True)
+    return {"force": force, "acceleration": [f / m1 for f in force]}
+
+
+def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 12345) -> np.ndarray:
+    """Edge features well beyond the training distribution (wider separations and masses)."""
+    rng = np.random.default_rng(seed)
+    direction = rng.standard_normal((count, dim))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    dist = np.exp(rng.uniform(np.log(0.05), np.log(12.0), count))  # |dx| from 0.05 to 12
+    dx = direction * dist[:, None]
+    m = np.exp(rng.uniform(-2.5, 2.5, (count, 2)))
+    q = np.sign(rng.standard_normal((count, 2))) if signed_charges else rng.standard_normal((count, 2)) * 2
+    return np.column_stack([dx, dist + SOFTENING, m, q])
+
+
+def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
+    fn = sp.lambdify(symbols, expr, modules="numpy")
+    with np.errstate(all="ignore"):
+        out = fn(*X.T)
+    return np.broadcast_to(np.asarray(out, dtype=np.complex128).real
+                           if np.iscomplexobj(out) else np.asarray(out, dtype=float), (len(X),)).astype(float)
+
+
+def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray) -> dict:
+    """R^2 of expr ~ a . targets + c on X (rows where everything is finite)."""
+    y = _evaluate(expr, symbols, X)
+    T = np.column_stack([_evaluate(t, symbols, X) for t in targets])
+    ok = np.isfinite(y) & np.isfinite(T).all(axis=1)
+    if ok.mean() < 0.9:
+        return {"r2": float("nan"), "a": None, "c": None, "finite_fraction": float(ok.mean()), "pass": False}
+    design = np.column_stack([T[ok], np.ones(ok.sum())])
+    coef, *_ = np.linalg.lstsq(design, y[ok], rcond=None)
+    resid = y[ok] - design @ coef
+    ss_tot = ((y[ok] - y[ok].mean()) ** 2).sum()
+    r2 = 1 - (resid**2).sum() / ss_tot if ss_tot > 0 else 0.0
+    return {"r2": float(r2), "a": coef[:-1].tolist(), "c": float(coef[-1]),
+            "finite_fraction": float(ok.mean()), "pass": bool(r2 > NUMERIC_R2)}
+
+
+def _round_inner(expr: sp.Expr) -> sp.Expr:
+    """Round constants inside a term (not its overall coefficient) to 0.1; snap to exact numbers."""
+    def monic(e):  # (c*r - c*k)^p -> c^p (r - k)^p, so inner constants are comparable
+        terms = [t for t in sp.Add.make_args(e.base) if not t.is_number]
+        lead = max((t.as_coeff_Mul()[0] for t in terms), key=lambda c: abs(float(c)), default=1)
+        if lead == 0:
+            return e
+        return sp.Pow(lead, e.exp) * sp.Pow(sp.expand(e.base / lead), e.exp)
+
+    expr = expr.replace(lambda e: e.is_Pow and e.base.is_Add, monic)
+    reps = {f: sp.nsimplify(round(float(f), 1)) for f in expr.atoms(sp.Float)}
+    return expr.xreplace(reps)
+
+
+def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
+    """expr as {term without coefficient: coefficient}, after expansion and inner rounding."""
+    out: dict[sp.Expr, float] = defaultdict(float)
+    pending = [(1.0, sp.expand(sp.sympify(expr)))]
+    for _ in range(passes):
+        nxt = []
+        for scale, e in pending:
+            for term in sp.Add.make_args(e):
+                coeff, rest = term.as_coeff_Mul()
+                rounded = sp.expand(_round_inner(rest))
+                if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
+                    nxt.append((scale * float(coeff), rounded))
+                elif rounded != 0:
+                    out[rounded] += scale * float(coeff)
+        pending = nxt
+        if not pending:
+            break
+    for scale, e in pending:  # did not settle: keep as is
+        out[e] += scale
+    return {k: v for k, v in out.items() if v != 0.0}
+
+
+def symbolic_check(expr: sp.Expr, targets: list[sp.Expr]) -> dict:
+    """Is expr's term vector a . (targets' term vectors) + c, up to SYMBOLIC_TOL?"""
+    try:
+        t = canonical_terms(expr)
+        basis = [canonical_terms(x) for x in targets] + [{sp.Integer(1): 1.0}]
+    except (TypeError, ValueError, sp.SympifyError) as err:
+        return {"pass": False, "reason": f"could not expand: {err}"}
+    keys = sorted(set(t).union(*basis), key=sp.default_sort_key)
+    if not t:
+        return {"pass": False, "residual": 1.0, "reason": "expression is zero"}
+    y = np.array([t.get(k, 0.0) for k in keys])
+    B = np.array([[b.get(k, 0.0) for b in basis] for k in keys])
+    coef, *_ = np.linalg.lstsq(B, y, rcond=None)
+    resid = y - B @ coef
+    rel = float(np.abs(resid).max() / np.abs(y).max())
+    only_constant = bool(np.allclose(coef[:-1], 0))
+    extra = [str(k) for k, r in zip(keys, resid) if abs(r) > SYMBOLIC_TOL * np.abs(y).max()]
+    return {"pass": rel <= SYMBOLIC_TOL and not only_constant, "residual": rel,
+            "a": coef[:-1].tolist(), "c": float(coef[-1]), "unexplained_terms": extra[:10]}
+
+
+def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None = None) -> dict:
+    """Verdict for one expression: 'correct', 'correct up to 1/m1' or 'wrong', with the evidence."""
+    expr = sp.sympify(expr, locals={c: s for c, s in zip(edge_columns(dim), edge_symbols(dim))}) \
+        if isinstance(expr, str) else expr
+    symbols = edge_symbols(dim)
+    # rename any symbols to the canonical real ones (engines' parse gives real symbols already)
+    expr = expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
+    if signed_charges is None:
+        signed_charges = law.signed_charges
+    X = fresh_edges(dim, signed_charges)
+    evidence = {}
+    plain = true_laws(law, dim, softened=False)
+    for name, targets in true_laws(law, dim).items():
+        numeric = max((numeric_check(expr, t, symbols, X) for t in (targets, plain[name])),
+                      key=lambda c: c["r2"] if np.isfinite(c["r2"]) else -np.inf)
+        evidence[name] = {"numeric": numeric, "symbolic": symbolic_check(expr, targets)}
+    ok = {k: v["numeric"]["pass"] and v["symbolic"]["pass"] for k, v in evidence.items()}
+    verdict = "correct" if ok["force"] else "correct up to 1/m1" if ok["acceleration"] else "wrong"
+    return {"verdict": verdict, "evidence": evidence}

@@ -1,0 +1,58 @@
+# Distil the selected messages into expressions, judge them against the true law, tabulate.
+
+
+rule symbolic_regression:
+    input:
+        messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
+        selected=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
+    output:
+        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/sr_{{engine}}.json",
+    log:
+        f"{RESULTS}/logs/symbolic_regression/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/symbolic_regression/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+    params:
+        settings=lambda wc: json.dumps(sr_settings(config, wc.engine)),
+    threads: config["symbolic"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/symbolic.yaml"
+    shell:
+        "symdistill-sr --messages {input.messages} --selected {input.selected} "
+        "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule judge_laws:
+    input:
+        sr=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/sr_{{engine}}.json",
+        messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
+    output:
+        recovery=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/recovery_{{engine}}.json",
+        figure=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/pareto_{{engine}}.png",
+    log:
+        f"{RESULTS}/logs/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+    conda:
+        "../../envs/symbolic.yaml"
+    shell:
+        "symdistill-judge --sr {input.sr} --messages {input.messages} --out {output.recovery} "
+        "--figure {output.figure} > {log} 2>&1"
+
+
+rule recovery_table:
+    input:
+        recovery_inputs(),
+    output:
+        csv=f"{RESULTS}/report/recovery.csv",
+        md=f"{RESULTS}/report/recovery.md",
+    log:
+        f"{RESULTS}/logs/recovery_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/recovery_table.tsv"
+    conda:
+        "../../envs/symbolic.yaml"
+    shell:
+        "symdistill-table recovery --out {output.csv} {input} > {log} 2>&1"
