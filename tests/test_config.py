@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from symdistill.config import ConfigError, datasets, load_config, sim_settings, validate_config
+from symdistill.config import (ConfigError, datasets, load_config, models, sim_settings, train_settings,
+                               validate_config)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +45,15 @@ def test_bad_config_names_key_and_value(config, fragments):
         validate_config(config)
     for fragment in fragments:
         assert fragment in str(err.value)
+
+
+def test_eql_models_and_settings():
+    cfg = validate_config({"simulations": ["spring", "r2"], "eql": {"simulations": ["r2"]}, "dims": [3]})
+    assert ("r2", 3, 4, "eql", 0) in models(cfg) and ("spring", 3, 4, "eql", 0) not in models(cfg)
+    s = train_settings(cfg, 4, "eql", 3)
+    assert s["eql_inputs"][:3] == ["dx", "dy", "dz"] and s["node_output"] == "newtonian"
+    with pytest.raises(ConfigError, match="eql.simulations.0"):
+        validate_config({"simulations": ["spring"], "eql": {"simulations": ["r1"]}})
 
 
 def test_bad_files(tmp_path):

@@ -22,9 +22,10 @@ def spring_data(tmp_path_factory):
     return simulate(SimSettings(law="spring", n=4, dim=2, n_sims=40, steps=100), path, quiet=True)
 
 
-@pytest.mark.parametrize("variant", ["standard", "bottleneck", "l1", "kl", "pruning"])
+@pytest.mark.parametrize("variant", ["standard", "bottleneck", "l1", "kl", "pruning", "eql"])
 def test_every_variant_learns(variant, spring_data, tmp_path):
-    m = train(spring_data, tmp_path, TrainSettings(variant=variant, **TINY), quiet=True)
+    extra = {"node_output": "newtonian", "grad_clip": 1.0, "eql_product": 4} if variant == "eql" else {}
+    m = train(spring_data, tmp_path, TrainSettings(variant=variant, **TINY, **extra), quiet=True)
     with h5py.File(tmp_path / "history.h5") as f:
         mae = f["loss"][:]  # the objective (MAE plus the variant's penalty)
         assert len(mae) == 300 and np.isfinite(mae).all()

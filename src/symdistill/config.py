@@ -70,6 +70,9 @@ def validate_config(config: dict) -> dict:
                 get_law(name, cfg["custom_laws"])
             except ExpressionError as err:
                 problems.append(str(err))
+        for i, name in enumerate(cfg["eql"]["simulations"]):
+            if name not in cfg["simulations"]:
+                problems.append(f"config key 'eql.simulations.{i}': {name!r} is not in 'simulations'")
         for name in cfg["simulate"]["dt"]:
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
                 problems.append(f"config key 'simulate.dt.{name}': unknown simulation {name!r}")
@@ -109,11 +112,20 @@ def sim_settings(cfg: dict, law: str) -> dict:
 _SCHEDULING_KEYS = ("batch_size_per_n", "gpus", "mem_mb", "runtime")
 
 
-def train_settings(cfg: dict, n: int) -> dict:
-    """The TrainSettings fields (besides variant, seed, threads) for a data set with n particles."""
+def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2) -> dict:
+    """The TrainSettings fields (besides variant, seed, threads) for one model."""
     t = cfg["train"]
     out = {k: v for k, v in t.items() if k not in _SCHEDULING_KEYS and k != "threads"}
     out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
+    if variant == "eql":
+        e = cfg["eql"]
+        inputs = [i for i in e["inputs"] if i != "dz"]
+        if dim == 3 and "dy" in inputs:
+            inputs.insert(inputs.index("dy") + 1, "dz")
+        out.update({f"eql_{k}": v for k, v in e.items()
+                    if k not in ("simulations", "inputs", "node_output", "steps", "lr")})
+        out.update(eql_inputs=inputs, node_output=e["node_output"])
+        out.update({k: e[k] for k in ("steps", "lr") if k in e})
     return out
 
 
@@ -125,8 +137,12 @@ def sr_settings(cfg: dict, engine: str) -> dict:
 
 
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
-    """Every (simulation, dim, n, variant, seed) model of the experiment matrix."""
-    return [(*ds, v, s) for ds in datasets(cfg) for v in cfg["variants"] for s in cfg["seeds"]]
+    """Every (simulation, dim, n, variant, seed) model of the experiment matrix (eql included)."""
+    out = []
+    for ds in datasets(cfg):
+        variants = list(cfg["variants"]) + (["eql"] if ds[0] in cfg["eql"]["simulations"] else [])
+        out += [(*ds, v, s) for v in variants for s in cfg["seeds"]]
+    return out
 
 
 def datasets(cfg: dict) -> list[tuple[str, int, int]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from symdistill.plots import pyplot, save
 from symdistill.provenance import atomic_path
 
 
@@ -92,11 +93,7 @@ def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
 
 def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
     """Each selected message against its best linear combination of the true force (as published)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     k = msgs.shape[1]
     fig, axes = plt.subplots(1, k, figsize=(4 * k, 3.8), squeeze=False)
     for c, ax in enumerate(axes[0]):
@@ -111,11 +108,7 @@ def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
         ax.set_xlabel("linear combination of true force")
         ax.set_ylabel(f"message component {fit['selected'][c]}")
         ax.set_title(f"R² robust {comp['r2_robust']:.3f}, plain {comp['r2_plain']:.3f}", fontsize=9)
-    fig.suptitle(f"{fit.get('law')} d={fit.get('dim')} n={fit.get('n')} {fit.get('variant')} seed {fit.get('seed')}")
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save(fig, out_png, f"{fit.get('law')} d={fit.get('dim')} n={fit.get('n')} {fit.get('variant')} seed {fit.get('seed')}")
 
 
 def main(argv: list[str] | None = None) -> None:

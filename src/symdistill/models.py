@@ -8,13 +8,16 @@ model's output on its way to the sum: ``kl`` samples it, ``pruning`` masks it, `
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning")
+from symdistill.eql import EQL, EQLSettings, edge_inputs
+
+VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
+NODE_OUTPUTS = ("acceleration", "force", "newtonian")
 
 
 @dataclass
@@ -30,13 +33,17 @@ class ModelSettings:
     # "acceleration": the node model outputs the acceleration (published). "force": its output
     # is divided by the receiver's mass (Newton's second law built in), so summed messages that
     # are forces need no further processing and the edge model has no reason to learn F / m1.
+    # "newtonian": no node MLP at all: acceleration = L (summed messages) / m, L linear.
     node_output: str = "acceleration"
+    eql: dict = field(default_factory=dict)  # eql variant: EQLSettings fields plus "inputs"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown model variant {self.variant!r}; choose from {VARIANTS}")
-        if self.node_output not in ("acceleration", "force"):
-            raise ValueError(f"unknown node_output {self.node_output!r}; use 'acceleration' or 'force'")
+        if self.node_output not in NODE_OUTPUTS:
+            raise ValueError(f"unknown node_output {self.node_output!r}; choose from {NODE_OUTPUTS}")
+        if self.variant == "eql" and not self.eql.get("inputs"):
+            raise ValueError("the eql variant needs eql settings with a list of 'inputs'")
         if self.variant == "bottleneck":
             self.msg_dim = self.dim
 
@@ -58,12 +65,24 @@ class GraphNetwork(MessagePassing):
         self.cfg = cfg
         f, k = cfg.node_features, cfg.msg_dim
         raw = 2 * k if cfg.variant == "kl" else k  # kl: mean and log-variance per component
-        self.edge_model = mlp(2 * f, cfg.hidden, raw, cfg.layers)
-        self.node_model = mlp(f + k, cfg.hidden, cfg.dim, cfg.layers)
+        if cfg.variant == "eql":
+            arch = {key: v for key, v in cfg.eql.items() if key != "inputs"}
+            self.edge_model = EQL(len(cfg.eql["inputs"]), raw, EQLSettings(**arch))
+        else:
+            self.edge_model = mlp(2 * f, cfg.hidden, raw, cfg.layers)
+        if cfg.node_output == "newtonian":
+            self.node_model = nn.Linear(k, cfg.dim, bias=False)
+        else:
+            self.node_model = mlp(f + k, cfg.hidden, cfg.dim, cfg.layers)
         self.register_buffer("mask", torch.ones(k))  # pruning zeroes components here
 
     def edge_update(self, x_i: Tensor, x_j: Tensor) -> Tensor:
-        """The edge model on concat(receiver, sender): raw messages (kl: mean | log-variance)."""
+        """The edge model on concat(receiver, sender): raw messages (kl: mean | log-variance).
+
+        The EQL edge model instead sees the named edge inputs (dx, r, 1/r, m1, ...).
+        """
+        if self.cfg.variant == "eql":
+            return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim))
         return self.edge_model(torch.cat([x_i, x_j], dim=-1))
 
     def message(self, msg: Tensor) -> Tensor:
@@ -90,9 +109,11 @@ class GraphNetwork(MessagePassing):
         raw = self.edge_updater(edge_index, x=x)
         msg = self.to_message(raw, self.training, generator)
         agg = self.propagate(edge_index, msg=msg, size=(x.size(0), x.size(0)))
+        if self.cfg.node_output == "newtonian":
+            return self.node_model(agg) / x[:, -1:], raw  # mass is the last node feature
         out = self.node_model(torch.cat([x, agg], dim=-1))
         if self.cfg.node_output == "force":
-            out = out / x[:, -1:]  # mass is the last node feature
+            out = out / x[:, -1:]
         return out, raw
 
     def messages(self, raw: Tensor) -> Tensor:
@@ -100,9 +121,9 @@ class GraphNetwork(MessagePassing):
         return self.to_message(raw, sample=False)
 
     def regulariser(self, raw: Tensor) -> Tensor:
-        """Per-edge penalty before weighting: sum |m| (l1) or KL to N(0, 1) (kl); zeros otherwise."""
+        """Per-edge penalty before weighting: sum |m| (l1, eql) or KL to N(0, 1) (kl); else zeros."""
         k = self.cfg.msg_dim
-        if self.cfg.variant == "l1":
+        if self.cfg.variant in ("l1", "eql"):
             return raw.abs().sum(dim=-1)
         if self.cfg.variant == "kl":
             mean, logvar = raw[:, :k], raw[:, k:]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from symdistill.messages import law_from_file
+from symdistill.plots import pyplot, save
 from symdistill.provenance import atomic_path
 from symdistill.verdict import judge
 
@@ -42,11 +43,7 @@ def judge_results(sr_path, messages_path) -> dict:
 
 def plot_fronts(result: dict, out_png) -> None:
     """Loss against complexity for each component's front; chosen circled, verdicts coloured."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     colours = {"correct": "tab:green", "correct up to 1/m1": "tab:orange", "wrong": "tab:grey"}
     comps = result["components"]
     fig, axes = plt.subplots(1, len(comps), figsize=(4.5 * len(comps), 3.6), squeeze=False)
@@ -62,12 +59,8 @@ def plot_fronts(result: dict, out_png) -> None:
         ax.set_ylabel("MSE")
         ax.set_title(f"component {comp['component']}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{result.get('law')} d={result.get('dim')} n={result.get('n')} "
-                 f"{result.get('variant')} ({result.get('engine')}); green = correct law", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save(fig, out_png, f"{result.get('law')} d={result.get('dim')} n={result.get('n')} "
+         f"{result.get('variant')} ({result.get('engine')}); green = correct law")
 
 
 def main(argv: list[str] | None = None) -> None:

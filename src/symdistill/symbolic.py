@@ -1,9 +1,11 @@
 """Symbolic regression on message components, behind one engine interface.
 
-An engine turns (X, y, variable names, settings) into a Pareto front of candidates (complexity,
-loss, expression text). Engines are registered by name in ``ENGINES``; adding one means writing
-a class with a ``search`` method and decorating it with ``@register``. Whatever text an engine
-returns goes through the restricted parser before it is used.
+An engine turns (X, y, variable names, settings, context) into a Pareto front of candidates
+(complexity, loss, expression text). Engines are registered by name in ``ENGINES``; adding one
+means writing a class with a ``search`` method and decorating it with ``@register``. ``context``
+holds what some engines need besides data: the component index and the trained model's path
+(the EQL engine reads its formula out of the model). Whatever text an engine returns goes
+through the restricted parser before it is used.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from symdistill.provenance import atomic_path, versions
 #: Engine-neutral operator names -> Operon symbol names.
 OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
                   "log": "log", "sqrt": "sqrt", "square": "square", "sin": "sin", "cos": "cos",
-                  "tanh": "tanh", "abs": "abs", "pow": "pow"}
+                  "tanh": "tanh", "abs": "abs", "pow": "pow",
+                  "inv": "div"}  # Operon has no 1/x node; c / x with a fitted constant covers it
 #: Engine-neutral operator names -> PySR operators (binary, unary).
 PYSR_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
 PYSR_UNARY = {"exp": "exp", "log": "log", "sqrt": "sqrt", "square": "square", "sin": "sin",
@@ -39,6 +42,10 @@ class SRSettings:
 
     engine: str = "operon"
     samples: int = 5000
+    # keep this fraction of the sampled edges, dropping those whose message is farthest from
+    # the median: close encounters give a heavy tail that dominates squared error (uses no
+    # knowledge of the true law)
+    trim: float = 0.98
     time_limit: float = 30.0  # seconds per component
     operators: list[str] = field(default_factory=lambda: ["add", "sub", "mul", "div", "exp", "log"])
     max_length: int = 30
@@ -84,13 +91,14 @@ class OperonEngine:
 
     name = "operon"
 
-    def search(self, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings) -> list[Candidate]:
+    def search(self, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
+               context: dict | None = None) -> list[Candidate]:
         from pyoperon.sklearn import SymbolicRegressor
 
         unknown = sorted(set(s.operators) - set(OPERON_SYMBOLS))
         if unknown:
             raise ValueError(f"symbolic.operators {unknown} not available in Operon; use {sorted(OPERON_SYMBOLS)}")
-        symbols = ",".join([OPERON_SYMBOLS[o] for o in s.operators] + ["constant", "variable"])
+        symbols = ",".join(dict.fromkeys([OPERON_SYMBOLS[o] for o in s.operators] + ["constant", "variable"]))
         reg = SymbolicRegressor(
             allowed_symbols=symbols, objectives=["r2", "length"], max_length=s.max_length,
             population_size=s.population_size, optimizer_iterations=s.optimizer_iterations,
@@ -134,7 +142,7 @@ class PySREngine:
                 "PYTHON_JULIAPKG_OFFLINE=yes if its packages are already installed)."
             )
 
-    def search(self, X, y, names, s: SRSettings) -> list[Candidate]:
+    def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
         self.check()
         from pysr import PySRRegressor
 
@@ -149,6 +157,30 @@ class PySREngine:
         return [Candidate(int(row["complexity"]), float(row["loss"]),
                           to_sympy_string(str(row["sympy_format"]), names))
                 for _, row in reg.equations_.iterrows()]
+
+
+@register
+class EQLEngine:
+    """Read the law out of a trained GNN+EQL model: its EQL edge network multiplied out."""
+
+    name = "eql"
+
+    def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
+        from symdistill.eql import input_exprs
+        from symdistill.models import load_model
+
+        if not context or not context.get("model"):
+            raise ValueError("the eql engine needs the trained eql model (--model)")
+        model = load_model(context["model"])
+        if model.cfg.variant != "eql":
+            raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, not eql")
+        (expr,) = model.edge_model.to_sympy(input_exprs(model.cfg.eql["inputs"]), [context["component"]])
+        text = to_sympy_string(str(expr), names)
+        fn = sp.lambdify([sp.Symbol(n, real=True) for n in names], sp.sympify(text, locals={}))
+        with np.errstate(all="ignore"):
+            pred = np.broadcast_to(np.asarray(fn(*X.T), dtype=float), y.shape)
+        return [Candidate(int(sp.count_ops(expr)) + len(expr.free_symbols),
+                          float(np.mean((pred - y) ** 2)), text)]
 
 
 def get_engine(name: str):
@@ -187,7 +219,7 @@ def describe(c: Candidate) -> dict:
     return {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
 
 
-def regress_messages(messages_path, selected_path, s: SRSettings) -> dict:
+def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None) -> dict:
     """Search a law for every selected message component of a message dump."""
     sel = json.loads(Path(selected_path).read_text())
     engine = get_engine(s.engine)
@@ -201,7 +233,11 @@ def regress_messages(messages_path, selected_path, s: SRSettings) -> dict:
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
     comps = []
     for c in sel["components"]:
-        front = pareto(engine.search(X[rows], msgs[rows, c], names, s))
+        context = {"component": int(c), "model": str(model_path) if model_path else None}
+        y = msgs[rows, c]
+        dev = np.abs(y - np.median(y))
+        keep = dev <= np.quantile(dev, s.trim) if s.trim < 1 else np.ones(len(y), dtype=bool)
+        front = pareto(engine.search(X[rows][keep], y[keep], names, s, context))
         if not front:
             raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
         comps.append({"component": int(c), "pareto": [describe(x) for x in front],
@@ -214,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", required=True)
     p.add_argument("--selected", required=True)
+    p.add_argument("--model", help="trained model (needed by the eql engine)")
     p.add_argument("--settings", default="{}", help="JSON object of SRSettings fields")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True)
@@ -224,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
             s.threads = a.threads
         if s.engine == "pysr":
             PySREngine.check()
-        result = regress_messages(a.messages, a.selected, s)
+        result = regress_messages(a.messages, a.selected, s, a.model)
     except (EngineUnavailable, ValueError, TypeError, OSError) as err:
         sys.exit(f"symdistill-sr: {err}")
     with atomic_path(a.out) as tmp:

@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import h5py
@@ -43,6 +43,23 @@ class TrainSettings:
     node_output: str = "acceleration"  # or "force": node model output divided by mass
     l1_weight: float = 1e-2
     kl_weight: float = 1.0
+    # eql variant: architecture, inputs, message L1 and a train -> sparsify -> prune schedule
+    eql_inputs: list[str] = field(default_factory=lambda: ["dx", "dy", "r", "inv_r", "m1", "m2"])
+    eql_layers: int = 2
+    eql_constant: int = 8
+    eql_identity: int = 16
+    eql_product: int = 8
+    eql_square: int = 0
+    eql_sin: int = 0
+    eql_exp: int = 0
+    eql_division: int = 0
+    eql_skip: bool = False
+    eql_message_l1: float = 1.0
+    eql_sparsity: float = 1e-3  # weight of the sparsity penalty on EQL weights
+    eql_sparsity_kind: str = "l05"  # l05 (smoothed L0.5) or l1
+    eql_sparsity_start: float = 0.25  # fraction of training before the penalty switches on
+    eql_prune_at: float = 0.75  # fraction of training at which small weights are frozen at 0
+    eql_threshold: float = 0.01
     augment_std: float = 3.0
     prune_end: float = 0.65  # pruning reaches d components at this fraction of training
     prune_every: int = 0  # steps between pruning updates; 0: steps // 100
@@ -50,6 +67,7 @@ class TrainSettings:
     val_every: int = 250
     val_graphs: int = 2048
     checkpoint_every: int = 500
+    grad_clip: float = 0.0  # max gradient norm (0: no clipping)
     explode_factor: float = 1e3  # stop when loss exceeds this multiple of its early median
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -57,8 +75,13 @@ class TrainSettings:
     threads: int = 1
 
     def model_settings(self, dim: int) -> ModelSettings:
+        eql = {}
+        if self.variant == "eql":
+            eql = {k[4:]: getattr(self, k) for k in ("eql_layers", "eql_constant", "eql_identity",
+                   "eql_product", "eql_square", "eql_sin", "eql_exp", "eql_division", "eql_skip")}
+            eql["inputs"] = list(self.eql_inputs)
         return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim,
-                             self.node_output)
+                             self.node_output, eql)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""
@@ -116,6 +139,14 @@ class Trainer:
         self.data_path = data_path
         _, self.n, self.dim = self.y.shape
         self.model = GraphNetwork(s.model_settings(self.dim)).to(self.device)
+        if s.variant == "eql":  # fixed input scales from the training edges
+            from symdistill.eql import edge_inputs
+
+            probe = self.x[: min(len(self.x), 2048)]
+            e = fully_connected_edges(self.n, len(probe), self.device)
+            flat = probe.reshape(-1, probe.shape[-1])
+            self.model.edge_model.set_input_scale(
+                edge_inputs(s.eql_inputs, flat[e[1]], flat[e[0]], self.dim))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
@@ -145,10 +176,13 @@ class Trainer:
         pred, raw = self._forward(x)
         err = (pred - y).abs()
         per_graph = err.sum(dim=(1, 2))
-        weight = s.l1_weight if s.variant == "l1" else s.kl_weight if s.variant == "kl" else 0.0
+        weight = {"l1": s.l1_weight, "kl": s.kl_weight, "eql": s.eql_message_l1}.get(s.variant, 0.0)
         if weight:
             per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
-        return per_graph.mean(), err.mean()
+        loss = per_graph.mean()
+        if s.variant == "eql" and self.step >= s.eql_sparsity_start * s.steps and s.eql_sparsity:
+            loss = loss + s.eql_sparsity * self.model.edge_model.sparsity_penalty(s.eql_sparsity_kind)
+        return loss, err.mean()
 
     @torch.no_grad()
     def evaluate(self, x, y, batch: int = 1024) -> float:
@@ -201,6 +235,8 @@ class Trainer:
                 )
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        if s.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
         self.opt.step()
         lr = self.sched.get_last_lr()[0]
         self.sched.step()
@@ -221,6 +257,11 @@ class Trainer:
             while self.step < s.steps:
                 if s.variant == "pruning" and self.step % prune_every == 0:
                     self.prune(probe)
+                if s.variant == "eql" and self.step == int(s.eql_prune_at * s.steps):
+                    kept = self.model.edge_model.prune(s.eql_threshold)
+                    self.best_val, self.best_state = math.inf, None  # only pruned weights count
+                    print(f"step {self.step}: pruned EQL weights below {s.eql_threshold}; {kept} remain",
+                          file=sys.stderr)
                 value, _ = self.train_step(check=early)
                 self.step += 1
                 if self.step % s.val_every == 0 or self.step == s.steps:

@@ -18,13 +18,19 @@ def model_path(sim, dim, n, variant, seed, name):
     return f"{RESULTS}/{sim}_d{dim}_n{n}/{variant}_s{seed}/{name}"
 
 
-def recovery_inputs():
+def engines_for(variant):
+    """EQL models are read out by the eql engine; the others by the configured SR engines."""
+    if variant == "eql":
+        return ["eql"]
     sym = config["symbolic"]
+    return sym["engines"] if variant in sym["variants"] else []
+
+
+def recovery_inputs():
     return [
         model_path(s, d, n, v, seed, f"recovery_{engine}.json")
         for s, d, n, v, seed in models(config)
-        if v in sym["variants"]
-        for engine in sym["engines"]
+        for engine in engines_for(v)
     ]
 
 

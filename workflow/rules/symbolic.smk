@@ -3,6 +3,7 @@
 
 rule symbolic_regression:
     input:
+        model=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/best.pt",
         messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
         selected=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
     output:
@@ -20,7 +21,7 @@ rule symbolic_regression:
     conda:
         "../../envs/symbolic.yaml"
     shell:
-        "symdistill-sr --messages {input.messages} --selected {input.selected} "
+        "symdistill-sr --messages {input.messages} --selected {input.selected} --model {input.model} "
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 

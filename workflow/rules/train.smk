@@ -14,7 +14,9 @@ rule train_gnn:
     benchmark:
         f"{RESULTS}/benchmarks/train_gnn/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
     params:
-        settings=lambda wc: json.dumps(train_settings(config, int(wc.n))),
+        settings=lambda wc: json.dumps(
+            train_settings(config, int(wc.n), wc.variant, int(wc.dim))
+        ),
         outdir=lambda wc, output: os.path.dirname(output.best),
     threads: config["train"]["threads"]
     resources:

@@ -1,0 +1,221 @@
+"""Equation Learner (EQL) layers and their symbolic read-out.
+
+An EQL layer maps its inputs linearly into unit inputs, then applies simple units column-wise:
+constant, identity, product of two inputs, and optionally square, sin, exp and a division-safe
+quotient. Stacked layers and a linear output give a network that is a formula; after small
+weights are zeroed the formula is read out exactly with sympy (``to_sympy``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+import torch
+from torch import Tensor, nn
+
+#: Edge input names an EQL edge model may use, as sympy expressions of the edge variables.
+_r, _dx, _dy, _dz, _m1, _m2, _q1, _q2 = sp.symbols("r dx dy dz m1 m2 q1 q2", real=True)
+INPUTS: dict[str, sp.Expr] = {
+    "dx": _dx, "dy": _dy, "dz": _dz, "r": _r, "inv_r": 1 / _r, "inv_r2": _r**-2, "inv_r3": _r**-3,
+    "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
+}
+DIV_THRESHOLD = 1e-3
+
+
+@dataclass
+class EQLSettings:
+    """Architecture of an EQL network (published: 8 constant, 16 identity, 8 product per layer)."""
+
+    layers: int = 2
+    constant: int = 8
+    identity: int = 16
+    product: int = 8
+    square: int = 0
+    sin: int = 0
+    exp: int = 0
+    division: int = 0
+    skip: bool = False  # each layer also passes its inputs through
+
+
+@dataclass
+class _Units:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_in(self) -> int:  # linear outputs consumed by the units
+        c = self.counts
+        return c["constant"] + c["identity"] + 2 * c["product"] + c["square"] + c["sin"] + c["exp"] + 2 * c["division"]
+
+    @property
+    def n_out(self) -> int:
+        return sum(self.counts.values())
+
+
+class EQLLayer(nn.Module):
+    """One EQL layer: z = W h + b, then units applied to slices of z."""
+
+    def __init__(self, n_in: int, s: EQLSettings):
+        super().__init__()
+        self.units = _Units({k: getattr(s, k) for k in ("constant", "identity", "product", "square", "sin", "exp", "division")})
+        self.linear = nn.Linear(n_in, self.units.n_in)
+        self.register_buffer("mask", torch.ones_like(self.linear.weight))
+        self.register_buffer("bias_mask", torch.ones_like(self.linear.bias))
+        self.skip = s.skip
+        with torch.no_grad():  # constant units take no input: they are their bias alone
+            self.mask[: s.constant] = 0.0
+
+    def weight(self) -> Tensor:
+        return self.linear.weight * self.mask
+
+    def forward(self, h: Tensor) -> Tensor:
+        z = h @ self.weight().T + self.linear.bias * self.bias_mask
+        c, outs, i = self.units.counts, [], 0
+        for kind in ("constant", "identity"):
+            outs.append(z[:, i : i + c[kind]])
+            i += c[kind]
+        k = c["product"]
+        outs.append(z[:, i : i + k] * z[:, i + k : i + 2 * k])
+        i += 2 * k
+        outs.append(z[:, i : i + c["square"]] ** 2)
+        i += c["square"]
+        outs.append(torch.sin(z[:, i : i + c["sin"]]))
+        i += c["sin"]
+        outs.append(torch.exp(torch.clamp(z[:, i : i + c["exp"]], max=10.0)))
+        i += c["exp"]
+        k = c["division"]
+        num, den = z[:, i : i + k], z[:, i + k : i + 2 * k]
+        outs.append(torch.where(den.abs() > DIV_THRESHOLD, num / torch.where(den.abs() > DIV_THRESHOLD, den, torch.ones_like(den)), torch.zeros_like(num)))
+        out = torch.cat(outs, dim=-1)
+        return torch.cat([h, out], dim=-1) if self.skip else out
+
+    def to_sympy(self, h: list[sp.Expr]) -> list[sp.Expr]:
+        W = self.weight().detach().double().numpy()
+        b = (self.linear.bias * self.bias_mask).detach().double().numpy()
+        z = [sp.Add(*[sp.Float(W[o, j]) * h[j] for j in range(len(h)) if W[o, j] != 0.0], sp.Float(b[o]) if b[o] != 0 else 0)
+             for o in range(W.shape[0])]
+        c, outs, i = self.units.counts, [], 0
+        outs += z[i : i + c["constant"] + c["identity"]]
+        i += c["constant"] + c["identity"]
+        k = c["product"]
+        outs += [z[i + a] * z[i + k + a] for a in range(k)]
+        i += 2 * k
+        outs += [e**2 for e in z[i : i + c["square"]]]
+        i += c["square"]
+        outs += [sp.sin(e) for e in z[i : i + c["sin"]]]
+        i += c["sin"]
+        outs += [sp.exp(e) for e in z[i : i + c["exp"]]]
+        i += c["exp"]
+        k = c["division"]
+        outs += [z[i + a] / z[i + k + a] for a in range(k)]
+        return list(h) + outs if self.skip else outs
+
+
+class EQL(nn.Module):
+    """Stacked EQL layers and a linear output layer."""
+
+    def __init__(self, n_in: int, n_out: int, s: EQLSettings):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        width = n_in
+        for _ in range(s.layers):
+            layer = EQLLayer(width, s)
+            self.layers.append(layer)
+            width = layer.units.n_out + (width if s.skip else 0)
+        self.out = nn.Linear(width, n_out)
+        self.register_buffer("mask", torch.ones_like(self.out.weight))
+        self.register_buffer("bias_mask", torch.ones_like(self.out.bias))
+        # inputs are divided by these fixed scales (set from data before training) so that
+        # heavy-tailed inputs such as 1/r^3 start at unit size; the read-out folds them back in
+        self.register_buffer("in_scale", torch.ones(n_in))
+
+    @torch.no_grad()
+    def set_input_scale(self, inputs: Tensor) -> None:
+        """Scale each input by its median absolute value on representative data."""
+        self.in_scale.copy_(inputs.abs().median(dim=0).values.clamp_min(1e-6))
+
+    def forward(self, h: Tensor) -> Tensor:
+        h = h / self.in_scale
+        for layer in self.layers:
+            h = layer(h)
+        return h @ (self.out.weight * self.mask).T + self.out.bias * self.bias_mask
+
+    def linears(self):
+        """(linear, weight mask, bias mask) of every layer, output last."""
+        return [(l.linear, l.mask, l.bias_mask) for l in self.layers] + [(self.out, self.mask, self.bias_mask)]
+
+    def sparsity_penalty(self, kind: str = "l05", eps: float = 1e-2) -> Tensor:
+        """Smoothed L0.5 (piecewise polynomial near 0, as in Kim et al. 2019) or L1 of all weights."""
+        total = 0.0
+        for lin, m, bm in self.linears():
+            for w in (lin.weight * m, lin.bias * bm):
+                a = w.abs()
+                if kind == "l1":
+                    total = total + a.sum()
+                else:
+                    smooth = -a**4 / (8 * eps**3) + 3 * a**2 / (4 * eps) + 3 * eps / 8
+                    total = total + torch.sqrt(torch.where(a < eps, smooth, a)).sum()
+        return total
+
+    @torch.no_grad()
+    def prune(self, threshold: float) -> int:
+        """Freeze weights below ``threshold`` at zero (masks); returns how many remain."""
+        kept = 0
+        for lin, m, bm in self.linears():
+            m.mul_((lin.weight.abs() >= threshold).float())
+            bm.mul_((lin.bias.abs() >= threshold).float())
+            lin.weight.mul_(m)
+            lin.bias.mul_(bm)
+            kept += int(m.sum().item() + bm.sum().item())
+        return kept
+
+    def to_sympy(self, inputs: list[sp.Expr], outputs: list[int] | None = None, digits: int = 3,
+                 drop: float = 1e-3) -> list[sp.Expr]:
+        """The network as one expanded, rounded sympy expression per (selected) output."""
+        h = [x / sp.Float(float(sc)) for x, sc in zip(inputs, self.in_scale)]
+        for layer in self.layers:
+            h = layer.to_sympy(h)
+        W = (self.out.weight * self.mask).detach().double().numpy()
+        b = (self.out.bias * self.bias_mask).detach().double().numpy()
+        rows = outputs if outputs is not None else range(W.shape[0])
+        exprs = []
+        for o in rows:
+            e = sp.Add(*[sp.Float(W[o, j]) * h[j] for j in range(len(h)) if W[o, j] != 0.0], sp.Float(b[o]))
+            exprs.append(round_expr(e, digits, drop))
+        return exprs
+
+
+def round_expr(expr: sp.Expr, digits: int = 3, drop: float = 1e-3) -> sp.Expr:
+    """Round floats to ``digits`` significant digits; drop terms whose coefficient is below
+    ``drop`` times the largest (products of small surviving weights)."""
+    def rnd(f):
+        v = float(f)
+        return sp.Float(float(f"{v:.{digits}g}")) if v != 0 else sp.Integer(0)
+
+    terms = sp.Add.make_args(sp.expand(expr))
+    biggest = max((abs(float(t.as_coeff_Mul()[0])) for t in terms), default=0.0)
+    kept = [t for t in terms if abs(float(t.as_coeff_Mul()[0])) >= drop * biggest]
+    expr = sp.Add(*kept)
+    return sp.expand(expr.xreplace({f: rnd(f) for f in expr.atoms(sp.Float)}))
+
+
+def input_exprs(names: list[str]) -> list[sp.Expr]:
+    """Sympy expressions of named EQL inputs; unknown names are an error naming them."""
+    unknown = [n for n in names if n not in INPUTS]
+    if unknown:
+        raise ValueError(f"unknown EQL input(s) {unknown}; choose from {sorted(INPUTS)}")
+    return [INPUTS[n] for n in names]
+
+
+def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int) -> Tensor:
+    """Compute the named inputs on edges from receiver/sender node features (pos, vel, q, m)."""
+    dx = x_i[:, :dim] - x_j[:, :dim]
+    r = torch.linalg.norm(dx, dim=-1) + 0.01
+    cols = {"r": r, "inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
+            "m1": x_i[:, -1], "m2": x_j[:, -1], "q1": x_i[:, -2], "q2": x_j[:, -2]}
+    for k, name in enumerate(("dx", "dy", "dz")[:dim]):
+        cols[name] = dx[:, k]
+    missing = [n for n in names if n not in cols]
+    if missing:
+        raise ValueError(f"EQL inputs {missing} are not available in {dim} dimensions")
+    return torch.stack([cols[n] for n in names], dim=-1)
