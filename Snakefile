@@ -22,6 +22,9 @@ from symdistill.config import (  # noqa: E402
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 try:
     config.update(validate_config(config))
 except ConfigError as err:
@@ -35,6 +38,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/messages.smk"
 include: "workflow/rules/symbolic.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -51,6 +51,7 @@ class SRSettings:
     max_length: int = 30
     population_size: int = 1000
     optimizer_iterations: int = 5  # local constant optimisation per candidate (Operon)
+    generations: int = 0  # Operon generation cap (0: none; with threads=1 the run is repeatable)
     iterations: int = 6000  # PySR iterations (the time limit still applies)
     seed: int = 0
     threads: int = 1
@@ -102,7 +103,8 @@ class OperonEngine:
         reg = SymbolicRegressor(
             allowed_symbols=symbols, objectives=["r2", "length"], max_length=s.max_length,
             population_size=s.population_size, optimizer_iterations=s.optimizer_iterations,
-            generations=10**7, max_evaluations=10**12, max_time=max(1, int(round(s.time_limit))),
+            generations=s.generations or 10**7, max_evaluations=10**12,
+            max_time=max(1, int(round(s.time_limit))),
             n_threads=s.threads, random_state=s.seed,
         )
         reg.fit(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))

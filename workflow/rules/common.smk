@@ -35,4 +35,4 @@ def recovery_inputs():
 
 
 def all_targets():
-    return [f"{RESULTS}/report/{t}.csv" for t in ("mae", "r2", "recovery")]
+    return [f"{RESULTS}/report/index.md"]

@@ -41,7 +41,13 @@ rule fit_forces:
         selected=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
     output:
         fit=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/fit.json",
-        figure=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages_vs_force.png",
+        figure=report(
+            f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages_vs_force.png",
+            caption="../report/messages_vs_force.rst",
+            category="Messages vs force",
+            subcategory="{sim} d={dim} n={n}",
+            labels={"variant": "{variant}", "seed": "{seed}"},
+        ),
     log:
         f"{RESULTS}/logs/fit_forces/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
     benchmark:
@@ -57,7 +63,7 @@ rule r2_table:
     input:
         [model_path(*m, "fit.json") for m in models(config)],
     output:
-        csv=f"{RESULTS}/report/r2.csv",
+        csv=report(f"{RESULTS}/report/r2.csv", caption="../report/r2.rst", category="Tables", labels={"table": "R2"}),
         md=f"{RESULTS}/report/r2.md",
     log:
         f"{RESULTS}/logs/r2_table.log",

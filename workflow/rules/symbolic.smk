@@ -31,7 +31,13 @@ rule judge_laws:
         messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
     output:
         recovery=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/recovery_{{engine}}.json",
-        figure=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/pareto_{{engine}}.png",
+        figure=report(
+            f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/pareto_{{engine}}.png",
+            caption="../report/pareto.rst",
+            category="Pareto fronts",
+            subcategory="{sim} d={dim} n={n}",
+            labels={"variant": "{variant}", "engine": "{engine}", "seed": "{seed}"},
+        ),
     log:
         f"{RESULTS}/logs/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
     benchmark:
@@ -47,7 +53,9 @@ rule recovery_table:
     input:
         recovery_inputs(),
     output:
-        csv=f"{RESULTS}/report/recovery.csv",
+        csv=report(
+            f"{RESULTS}/report/recovery.csv", caption="../report/recovery.rst", category="Tables", labels={"table": "recovery"}
+        ),
         md=f"{RESULTS}/report/recovery.md",
     log:
         f"{RESULTS}/logs/recovery_table.log",

@@ -35,7 +35,9 @@ rule mae_table:
     input:
         [model_path(*m, "metrics.json") for m in models(config)],
     output:
-        csv=f"{RESULTS}/report/mae.csv",
+        csv=report(
+            f"{RESULTS}/report/mae.csv", caption="../report/mae.rst", category="Tables", labels={"table": "test MAE"}
+        ),
         md=f"{RESULTS}/report/mae.md",
     log:
         f"{RESULTS}/logs/mae_table.log",
