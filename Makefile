@@ -27,6 +27,8 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_simulate.py
+	$(PY) bench/bench_train.py
+	$(PY) bench/bench_symbolic.py
 
 clean:
 	rm -rf results .snakemake

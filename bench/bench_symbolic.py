@@ -1,7 +1,8 @@
 """Symbolic-regression benchmark: seconds to the correct law from each simulation's true force.
 
 No GNN: the target is the true pairwise force (x component) on edges of a small simulated data
-set. Each engine runs with a ladder of time budgets; the first budget whose chosen expression
+set, trimmed as the pipeline trims messages (symbolic.trim). Each engine runs with a ladder of
+time budgets; the first budget whose chosen expression
 (or, separately, any Pareto-front member) gets the verdict "correct" is reported, with the
 expression. PySR runs only where Julia is installed (otherwise the reason is printed).
 Run: python bench/bench_symbolic.py [--budgets 5 10 20 40 80] [--threads 2]
@@ -19,7 +20,7 @@ import numpy as np
 from symdistill.laws import BUILTIN_LAWS
 from symdistill.messages import edge_columns, pair_forces
 from symdistill.simulate import SimSettings, simulate
-from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, choose, get_engine, pareto
+from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, choose, get_engine, pareto, trimmed
 from symdistill.verdict import judge
 
 
@@ -63,7 +64,8 @@ def main() -> None:
                 for budget in a.budgets:
                     s = SRSettings(engine=engine, time_limit=budget, threads=a.threads, seed=0)
                     t0 = time.perf_counter()
-                    front = pareto(get_engine(engine).search(X, F[:, 0], edge_columns(2), s))
+                    keep = trimmed(F[:, 0], s.trim)
+                    front = pareto(get_engine(engine).search(X[keep], F[keep, 0], edge_columns(2), s))
                     spent = time.perf_counter() - t0
                     verdicts = [judge(c.expression, law, 2)["verdict"] for c in front]
                     best = choose(front)

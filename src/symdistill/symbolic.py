@@ -216,6 +216,14 @@ def choose(front: list[Candidate], tolerance: float = 1.5) -> Candidate:
     return front[max(eligible, key=lambda i: scores[i])]
 
 
+def trimmed(y: np.ndarray, keep: float) -> np.ndarray:
+    """Mask keeping the ``keep`` fraction of y closest to its median (drops heavy-tail outliers)."""
+    if keep >= 1:
+        return np.ones(len(y), dtype=bool)
+    dev = np.abs(y - np.median(y))
+    return dev <= np.quantile(dev, keep)
+
+
 def describe(c: Candidate) -> dict:
     e = c.sympy
     return {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
@@ -237,8 +245,7 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
     for c in sel["components"]:
         context = {"component": int(c), "model": str(model_path) if model_path else None}
         y = msgs[rows, c]
-        dev = np.abs(y - np.median(y))
-        keep = dev <= np.quantile(dev, s.trim) if s.trim < 1 else np.ones(len(y), dtype=bool)
+        keep = trimmed(y, s.trim)
         front = pareto(engine.search(X[rows][keep], y[keep], names, s, context))
         if not front:
             raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")

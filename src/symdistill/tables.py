@@ -108,7 +108,8 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                              r["seed"], r["engine"], r["component"]))
     header = ["# Law recovery", "",
               "Chosen expression per message component: correct / correct up to 1/m1 / wrong",
-              "(counts over components; 'front' = the right law appears somewhere on the Pareto front).",
+              "(counts over components); 'front: c/a' = components whose Pareto front holds the correct",
+              "law / only the law up to 1/m1.",
               "Published (MPhil, PySR): bottleneck and pruning correct for both components of all four",
               "sims; L1 failed on charge (2nd component) and r2; KL failed almost everywhere; standard",
               "failed on charge and r2.", ""]
@@ -123,7 +124,8 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                 continue
             count = lambda field, verdict: sum(r[field] == verdict for r in sel)  # noqa: E731
             cells.append(f"{count('verdict', 'correct')}/{count('verdict', 'correct up to 1/m1')}/"
-                         f"{count('verdict', 'wrong')} (front: {count('best_on_front', 'correct')} correct)")
+                         f"{count('verdict', 'wrong')} (front: {count('best_on_front', 'correct')}/"
+                         f"{count('best_on_front', 'correct up to 1/m1')})")
         header.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
     write_table(rows, RECOVERY_COLUMNS, out_csv, header)
     return rows
