@@ -21,6 +21,7 @@ INPUTS: dict[str, sp.Expr] = {
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
 }
 DIV_THRESHOLD = 1e-3
+INPUT_CLIP = 100.0
 
 
 @dataclass
@@ -135,7 +136,10 @@ class EQL(nn.Module):
         self.in_scale.copy_(inputs.abs().median(dim=0).values.clamp_min(1e-6))
 
     def forward(self, h: Tensor) -> Tensor:
-        h = h / self.in_scale
+        # scaled inputs are clamped at +-INPUT_CLIP: the few close-encounter edges with 1/r^k
+        # values far in the tail would otherwise swamp the first steps (the read-out is exact
+        # everywhere inside the clip)
+        h = torch.clamp(h / self.in_scale, -INPUT_CLIP, INPUT_CLIP)
         for layer in self.layers:
             h = layer(h)
         return h @ (self.out.weight * self.mask).T + self.out.bias * self.bias_mask

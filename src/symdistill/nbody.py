@@ -76,7 +76,3 @@ class NBody:
         potential = self._u(dist + SOFTENING, mi, mj, qi, qj).sum(axis=0)
         kinetic = 0.5 * (self.masses[:, cols] * (vel**2).sum(axis=1)).sum(axis=0)
         return kinetic + potential
-
-    def momentum(self, vel: np.ndarray, cols=slice(None)) -> np.ndarray:
-        """Total momentum per system, [dim, S]."""
-        return (self.masses[:, cols][:, None, :] * vel).sum(axis=0)

@@ -52,6 +52,7 @@ class SRSettings:
     population_size: int = 1000
     optimizer_iterations: int = 5  # local constant optimisation per candidate (Operon)
     generations: int = 0  # Operon generation cap (0: none; with threads=1 the run is repeatable)
+    eql_term_tol: float = 0.02  # eql read-out: drop terms below this fraction of the RMS
     iterations: int = 6000  # PySR iterations (the time limit still applies)
     seed: int = 0
     threads: int = 1
@@ -177,12 +178,22 @@ class EQLEngine:
         if model.cfg.variant != "eql":
             raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, not eql")
         (expr,) = model.edge_model.to_sympy(input_exprs(model.cfg.eql["inputs"]), [context["component"]])
-        text = to_sympy_string(str(expr), names)
-        fn = sp.lambdify([sp.Symbol(n, real=True) for n in names], sp.sympify(text, locals={}))
-        with np.errstate(all="ignore"):
-            pred = np.broadcast_to(np.asarray(fn(*X.T), dtype=float), y.shape)
+        expr = parse_expression(str(expr), names, what="eql read-out")
+        symbols = [sp.Symbol(n, real=True) for n in names]
+
+        def evaluate(e):
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(sp.lambdify(symbols, e)(*X.T), dtype=float), y.shape)
+
+        # drop terms that contribute less than s.eql_term_tol of the expression's RMS on the data:
+        # products of small surviving weights that the pruning threshold alone leaves behind
+        terms = sp.Add.make_args(sp.expand(expr))
+        total = np.sqrt(np.mean(evaluate(expr) ** 2))
+        kept = [t for t in terms if np.sqrt(np.mean(evaluate(t) ** 2)) >= s.eql_term_tol * total]
+        expr = sp.Add(*kept)
+        pred = evaluate(expr)
         return [Candidate(int(sp.count_ops(expr)) + len(expr.free_symbols),
-                          float(np.mean((pred - y) ** 2)), text)]
+                          float(np.mean((pred - y) ** 2)), str(expr))]
 
 
 def get_engine(name: str):
