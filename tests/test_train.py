@@ -24,7 +24,7 @@ def spring_data(tmp_path_factory):
 
 @pytest.mark.parametrize("variant", ["standard", "bottleneck", "l1", "kl", "pruning", "eql"])
 def test_every_variant_learns(variant, spring_data, tmp_path):
-    extra = {"node_output": "newtonian", "grad_clip": 1.0, "eql_product": 4} if variant == "eql" else {}
+    extra = {"node_output": "newtonian", "grad_clip": 1.0, "eql_product": 4, "eql_sparsity": 1e-3} if variant == "eql" else {}
     m = train(spring_data, tmp_path, TrainSettings(variant=variant, **TINY, **extra), quiet=True)
     with h5py.File(tmp_path / "history.h5") as f:
         mae = f["loss"][:]  # the objective (MAE plus the variant's penalty)

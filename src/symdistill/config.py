@@ -112,19 +112,20 @@ def sim_settings(cfg: dict, law: str) -> dict:
 _SCHEDULING_KEYS = ("batch_size_per_n", "gpus", "mem_mb", "runtime")
 
 
-def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2) -> dict:
+def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2, sim: str = "") -> dict:
     """The TrainSettings fields (besides variant, seed, threads) for one model."""
     t = cfg["train"]
     out = {k: v for k, v in t.items() if k not in _SCHEDULING_KEYS and k != "threads"}
     out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
     if variant == "eql":
         e = cfg["eql"]
-        inputs = [i for i in e["inputs"] if i != "dz"]
+        inputs = [i for i in e["inputs_per_sim"].get(sim, e["inputs"]) if i != "dz"]
         if dim == 3 and "dy" in inputs:
             inputs.insert(inputs.index("dy") + 1, "dz")
         out.update({f"eql_{k}": v for k, v in e.items()
-                    if k not in ("simulations", "inputs", "node_output", "steps", "lr")})
-        out.update(eql_inputs=inputs, node_output=e["node_output"])
+                    if k not in ("simulations", "inputs", "inputs_per_sim", "node_output", "steps", "lr",
+                                 "grad_clip")})
+        out.update(eql_inputs=inputs, node_output=e["node_output"], grad_clip=e["grad_clip"])
         out.update({k: e[k] for k in ("steps", "lr") if k in e})
     return out
 

@@ -169,7 +169,7 @@ class EQLEngine:
     name = "eql"
 
     def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
-        from symdistill.eql import input_exprs
+        from symdistill.eql import INPUT_CLIP, input_exprs
         from symdistill.models import load_model
 
         if not context or not context.get("model"):
@@ -180,6 +180,13 @@ class EQLEngine:
         (expr,) = model.edge_model.to_sympy(input_exprs(model.cfg.eql["inputs"]), [context["component"]])
         expr = parse_expression(str(expr), names, what="eql read-out")
         symbols = [sp.Symbol(n, real=True) for n in names]
+        # judge terms only where the network was trained to be exact: inside its input clamp
+        scale = model.edge_model.in_scale.double().numpy()
+        with np.errstate(all="ignore"):
+            inputs = np.column_stack([np.broadcast_to(sp.lambdify(symbols, e)(*X.T), len(X))
+                                      for e in input_exprs(model.cfg.eql["inputs"])])
+        inside = (np.abs(inputs / scale) <= INPUT_CLIP).all(axis=1)
+        X, y = X[inside], y[inside]
 
         def evaluate(e):
             with np.errstate(all="ignore"):

@@ -55,11 +55,11 @@ class TrainSettings:
     eql_division: int = 0
     eql_skip: bool = False
     eql_message_l1: float = 1.0
-    eql_sparsity: float = 1e-3  # weight of the sparsity penalty on EQL weights
+    eql_sparsity: float = 5e-2  # weight of the sparsity penalty on EQL weights
     eql_sparsity_kind: str = "l05"  # l05 (smoothed L0.5) or l1
     eql_sparsity_start: float = 0.25  # fraction of training before the penalty switches on
     eql_prune_at: float = 0.75  # fraction of training at which small weights are frozen at 0
-    eql_threshold: float = 0.01
+    eql_threshold: float = 0.1
     augment_std: float = 3.0
     prune_end: float = 0.65  # pruning reaches d components at this fraction of training
     prune_every: int = 0  # steps between pruning updates; 0: steps // 100

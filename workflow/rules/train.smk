@@ -15,7 +15,7 @@ rule train_gnn:
         f"{RESULTS}/benchmarks/train_gnn/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
     params:
         settings=lambda wc: json.dumps(
-            train_settings(config, int(wc.n), wc.variant, int(wc.dim))
+            train_settings(config, int(wc.n), wc.variant, int(wc.dim), wc.sim)
         ),
         outdir=lambda wc, output: os.path.dirname(output.best),
     threads: config["train"]["threads"]
