@@ -19,6 +19,7 @@ _r, _dx, _dy, _dz, _m1, _m2, _q1, _q2 = sp.symbols("r dx dy dz m1 m2 q1 q2", rea
 INPUTS: dict[str, sp.Expr] = {
     "dx": _dx, "dy": _dy, "dz": _dz, "r": _r, "inv_r": 1 / _r, "inv_r2": _r**-2, "inv_r3": _r**-3,
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
+    "log_m1": sp.log(_m1), "log_m2": sp.log(_m2),  # masses are positive; exp units turn sums into products
 }
 DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
@@ -216,7 +217,8 @@ def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int) -> Tensor:
     dx = x_i[:, :dim] - x_j[:, :dim]
     r = torch.linalg.norm(dx, dim=-1) + 0.01
     cols = {"r": r, "inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
-            "m1": x_i[:, -1], "m2": x_j[:, -1], "q1": x_i[:, -2], "q2": x_j[:, -2]}
+            "m1": x_i[:, -1], "m2": x_j[:, -1], "q1": x_i[:, -2], "q2": x_j[:, -2],
+            "log_m1": torch.log(x_i[:, -1]), "log_m2": torch.log(x_j[:, -1])}
     for k, name in enumerate(("dx", "dy", "dz")[:dim]):
         cols[name] = dx[:, k]
     missing = [n for n in names if n not in cols]
