@@ -131,7 +131,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = sim.simulate_block
 
-    def flaky(settings, init, progress=None):
+    def flaky(settings, init):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt

@@ -84,7 +84,7 @@ def split_indices(s: SimSettings) -> dict[str, np.ndarray]:
     }
 
 
-def simulate_block(s: SimSettings, init: dict[str, np.ndarray], progress=None) -> dict[str, np.ndarray]:
+def simulate_block(s: SimSettings, init: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Integrate one block of systems; returns arrays shaped [S, steps, n, dim] plus energies."""
     law = s.resolve_law()
     n, d, S = s.n, s.dim, init["masses"].shape[0]
@@ -92,7 +92,7 @@ def simulate_block(s: SimSettings, init: dict[str, np.ndarray], progress=None) -
     to_cols = lambda a: a.transpose(1, 2, 0).reshape(n * d, S)  # noqa: E731  [S,n,d] -> [nd,S]
     y0 = np.concatenate([to_cols(init["positions"]), to_cols(init["velocities"])])
     times = np.arange(s.steps) * s.step
-    traj, steps = integrate(system.rhs, y0, times, rtol=s.rtol, atol=s.atol, progress=progress)
+    traj, steps = integrate(system.rhs, y0, times, rtol=s.rtol, atol=s.atol)
     T = len(times)
     pos = traj[:, : n * d].reshape(T, n, d, S)
     vel = traj[:, n * d :].reshape(T, n, d, S)
