@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from symdistill.data import load_graphs
+from symdistill.eql import EQLSettings
 from symdistill.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
 from symdistill.provenance import atomic_path, config_hash, stamp
 
@@ -77,8 +78,8 @@ class TrainSettings:
     def model_settings(self, dim: int) -> ModelSettings:
         eql = {}
         if self.variant == "eql":
-            eql = {k[4:]: getattr(self, k) for k in ("eql_layers", "eql_constant", "eql_identity",
-                   "eql_product", "eql_square", "eql_sin", "eql_exp", "eql_division", "eql_skip")}
+            # the architecture fields are EQLSettings' own, prefixed eql_ here
+            eql = {f.name: getattr(self, f"eql_{f.name}") for f in fields(EQLSettings)}
             eql["inputs"] = list(self.eql_inputs)
         return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim,
                              self.node_output, eql)
