@@ -1,4 +1,4 @@
-# symdistill: simulate -> train -> messages -> R^2 -> symbolic regression -> report.
+# symdistill: simulate -> train -> messages -> R^2 -> symbolic regression -> rollout -> report.
 # Run: snakemake --cores 8   (config.yaml; another: --configfile config/paper.yaml)
 import json
 import os
@@ -12,6 +12,7 @@ from symdistill.config import (  # noqa: E402
     ConfigError,
     datasets,
     models,
+    rollout_settings,
     sim_settings,
     sr_settings,
     train_settings,
@@ -38,6 +39,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/messages.smk"
 include: "workflow/rules/symbolic.smk"
+include: "workflow/rules/rollout.smk"
 include: "workflow/rules/report.smk"
 
 

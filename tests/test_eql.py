@@ -1,6 +1,7 @@
 """EQL: fits and extracts a known formula, hand-set networks read out exactly, pruning keeps the fit."""
 
 import numpy as np
+import pytest
 import sympy as sp
 import torch
 
@@ -92,3 +93,46 @@ def test_newtonian_eql_graph_network_extracts_force():
         model.edge_model.out.weight[0, 1] = -1.0
     (expr,) = model.edge_model.to_sympy(input_exprs(cfg.eql["inputs"]), [0])
     assert judge(expr, BUILTIN_LAWS["r2"], 2)["verdict"] == "correct", expr
+
+
+def test_exp_units_read_only_log_inputs_and_fit_a_power_law():
+    """With log-space inputs, exp units are monomials: dx * m1 * m2 / r^2 is learned and read out."""
+    names = ["dx", "dy", "log_r", "log_m1", "log_m2"]
+    net = EQL(5, 1, EQLSettings(layers=2, constant=1, identity=2, product=1, exp=1), exp_inputs=[2, 3, 4])
+    first = net.layers[0].mask  # rows: const | ident x2 | prod a | prod b | exp
+    assert first[-1].tolist() == [0, 0, 1, 1, 1]  # exp reads logs only
+    assert first[1:5, 2:].abs().sum() == 0  # nothing else reads a log
+    assert all(layer.units.counts["exp"] == 0 for layer in net.layers[1:])
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    dx, dy = torch.randn(2048, generator=g), torch.randn(2048, generator=g)
+    r, m1, m2 = (torch.rand(3, 2048, generator=g) * 2 + 0.5)
+    x = torch.stack([dx, dy, torch.log(r), torch.log(m1), torch.log(m2)], dim=1)
+    y = dx * m1 * m2 / r**2
+    net.set_input_scale(x)
+    _fit(net, x, y, 3000, lr=1e-2, sparsity=1e-4)
+    net.prune(0.05)
+    mse = _fit(net, x, y, 1500, lr=3e-3)
+    assert mse < 1e-4 * y.var().item(), mse
+    (expr,) = net.to_sympy(input_exprs(names))
+    r_, m1_, m2_ = sp.symbols("r m1 m2", real=True)
+    target = X_ * m1_ * m2_ / r_**2
+    assert judge(expr, BUILTIN_LAWS["r1"], 2)["verdict"] == "correct", expr
+    f = sp.lambdify((X_, r_, m1_, m2_), expr - target)
+    assert np.abs(f(dx.numpy(), r.numpy(), m1.numpy(), m2.numpy())).max() < 0.05 * y.abs().max().item()
+
+
+def test_snap_exponents_freezes_near_grid_values_only():
+    net = EQL(3, 1, EQLSettings(layers=1, constant=0, identity=1, product=0, exp=2), exp_inputs=[1, 2])
+    with torch.no_grad():
+        net.in_scale.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        w = net.layers[0].linear.weight  # rows: ident | exp | exp
+        w[1, 1], w[1, 2] = 0.97 * 2.0, -2.9 * 0.5  # exponents 0.97 and -2.9: snapped to 1, -3
+        w[2, 1], w[2, 2] = 0.7 * 2.0, 0.0  # 0.7: too far from the 0.5 grid, stays trainable
+    assert net.snap_exponents(0.5, 0.15) == 3  # 0.97, -2.9 and the zero
+    layer = net.layers[0]
+    assert layer.weight()[1, 1].item() == pytest.approx(2.0) and layer.weight()[1, 2].item() == pytest.approx(-1.5)
+    assert layer.mask[1, 1] == 0 and layer.mask[2, 1] == 1
+    assert layer.weight()[2, 1].item() == pytest.approx(1.4)
+    (expr,) = net.to_sympy(input_exprs(["dx", "log_r", "log_m1"]), drop=0)
+    assert "r**1.0/m1**3.0" in str(expr) and "r**0.7" in str(expr), expr

@@ -137,6 +137,11 @@ def sr_settings(cfg: dict, engine: str) -> dict:
     return out
 
 
+def rollout_settings(cfg: dict) -> dict:
+    """The RolloutSettings fields (threads and the variant list are for the workflow)."""
+    return {k: v for k, v in cfg["rollout"].items() if k not in ("variants", "threads")}
+
+
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
     """Every (simulation, dim, n, variant, seed) model of the experiment matrix (eql included)."""
     out = []

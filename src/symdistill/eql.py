@@ -8,11 +8,14 @@ weights are zeroed the formula is read out exactly with sympy (``to_sympy``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 import torch
 from torch import Tensor, nn
+
+from symdistill.laws import SOFTENING
 
 #: Edge input names an EQL edge model may use, as sympy expressions of the edge variables.
 _r, _dx, _dy, _dz, _m1, _m2, _q1, _q2 = sp.symbols("r dx dy dz m1 m2 q1 q2", real=True)
@@ -20,6 +23,7 @@ INPUTS: dict[str, sp.Expr] = {
     "dx": _dx, "dy": _dy, "dz": _dz, "r": _r, "inv_r": 1 / _r, "inv_r2": _r**-2, "inv_r3": _r**-3,
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
     "log_m1": sp.log(_m1), "log_m2": sp.log(_m2),  # masses are positive; exp units turn sums into products
+    "log_d": sp.log(_r - SOFTENING),  # log |dx|, the distance before softening (r = |dx| + 0.01)
 }
 DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
@@ -57,18 +61,33 @@ class _Units:
 class EQLLayer(nn.Module):
     """One EQL layer: z = W h + b, then units applied to slices of z."""
 
-    def __init__(self, n_in: int, s: EQLSettings):
+    def __init__(self, n_in: int, s: EQLSettings, exp_inputs: Sequence[int] = ()):
         super().__init__()
         self.units = _Units({k: getattr(s, k) for k in ("constant", "identity", "product", "square", "sin", "exp", "division")})
         self.linear = nn.Linear(n_in, self.units.n_in)
         self.register_buffer("mask", torch.ones_like(self.linear.weight))
         self.register_buffer("bias_mask", torch.ones_like(self.linear.bias))
+        # weights frozen at a value (snapped exponents): masked out of the trainable weight
+        self.register_buffer("fixed", torch.zeros_like(self.linear.weight))
         self.skip = s.skip
         with torch.no_grad():  # constant units take no input: they are their bias alone
             self.mask[: s.constant] = 0.0
+            if exp_inputs:  # log-space inputs feed the exp units only, and exp units read only them:
+                # exp of a sum of logs is a monomial, a log anywhere else is not physics we want
+                logs = torch.zeros(n_in, dtype=torch.bool)
+                logs[list(exp_inputs)] = True
+                exp_rows = torch.zeros(self.units.n_in, dtype=torch.bool)
+                exp_rows[list(self.exp_rows())] = True
+                self.mask[exp_rows[:, None] & ~logs[None, :]] = 0.0
+                self.mask[~exp_rows[:, None] & logs[None, :]] = 0.0
 
     def weight(self) -> Tensor:
-        return self.linear.weight * self.mask
+        return self.linear.weight * self.mask + self.fixed
+
+    def exp_rows(self) -> range:
+        c = self.units.counts
+        start = c["constant"] + c["identity"] + 2 * c["product"] + c["square"] + c["sin"]
+        return range(start, start + c["exp"])
 
     def forward(self, h: Tensor) -> Tensor:
         z = h @ self.weight().T + self.linear.bias * self.bias_mask
@@ -114,14 +133,22 @@ class EQLLayer(nn.Module):
 
 
 class EQL(nn.Module):
-    """Stacked EQL layers and a linear output layer."""
+    """Stacked EQL layers and a linear output layer.
 
-    def __init__(self, n_in: int, n_out: int, s: EQLSettings):
+    Exp units exist in the first layer only. Given ``exp_inputs`` (the indices of log-space
+    inputs such as log_r, log_m1), exp units read only those and the other units never do, so
+    each exp unit is a monomial r^a m1^b m2^c that a second-layer product unit can multiply by
+    dx: a power law with learnable exponents.
+    """
+
+    def __init__(self, n_in: int, n_out: int, s: EQLSettings, exp_inputs: Sequence[int] = ()):
         super().__init__()
         self.layers = nn.ModuleList()
+        self.exp_inputs = list(exp_inputs)
         width = n_in
-        for _ in range(s.layers):
-            layer = EQLLayer(width, s)
+        for i in range(s.layers):
+            # with skip connections the raw inputs stay the first columns of every layer's input
+            layer = EQLLayer(width, s if i == 0 else replace(s, exp=0), exp_inputs if i == 0 or s.skip else ())
             self.layers.append(layer)
             width = layer.units.n_out + (width if s.skip else 0)
         self.out = nn.Linear(width, n_out)
@@ -174,6 +201,31 @@ class EQL(nn.Module):
             kept += int(m.sum().item() + bm.sum().item())
         return kept
 
+    @torch.no_grad()
+    def snap_exponents(self, grid: float = 0.5, tol: float = 0.15) -> int:
+        """Freeze each monomial exponent (an exp unit's weight on a log input, in input units)
+        at the nearest multiple of ``grid`` when it lies within ``tol`` of it; returns how many.
+
+        The rest of the network then fine-tunes around exact powers such as m1 m2 / r^3, the
+        classic EQL round-and-retrain step applied to exponents only.
+        """
+        if not self.exp_inputs or grid <= 0:
+            return 0
+        layer, count = self.layers[0], 0
+        for row in layer.exp_rows():
+            for col in self.exp_inputs:
+                if layer.mask[row, col] == 0:
+                    continue
+                scale = float(self.in_scale[col])
+                e = float(layer.linear.weight[row, col]) / scale
+                snapped = round(e / grid) * grid
+                if abs(e - snapped) <= tol:
+                    layer.fixed[row, col] = snapped * scale
+                    layer.mask[row, col] = 0.0
+                    layer.linear.weight[row, col] = 0.0
+                    count += 1
+        return count
+
     def to_sympy(self, inputs: list[sp.Expr], outputs: list[int] | None = None, digits: int = 3,
                  drop: float = 1e-3) -> list[sp.Expr]:
         """The network as one expanded, rounded sympy expression per (selected) output."""
@@ -204,6 +256,11 @@ def round_expr(expr: sp.Expr, digits: int = 3, drop: float = 1e-3) -> sp.Expr:
     return sp.expand(expr.xreplace({f: rnd(f) for f in expr.atoms(sp.Float)}))
 
 
+def log_space(names: list[str]) -> list[int]:
+    """Indices of the log-space inputs (log_r, log_m1, ...) among ``names``."""
+    return [i for i, n in enumerate(names) if n.startswith("log_")]
+
+
 def input_exprs(names: list[str]) -> list[sp.Expr]:
     """Sympy expressions of named EQL inputs; unknown names are an error naming them."""
     unknown = [n for n in names if n not in INPUTS]
@@ -215,8 +272,10 @@ def input_exprs(names: list[str]) -> list[sp.Expr]:
 def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int) -> Tensor:
     """Compute the named inputs on edges from receiver/sender node features (pos, vel, q, m)."""
     dx = x_i[:, :dim] - x_j[:, :dim]
-    r = torch.linalg.norm(dx, dim=-1) + 0.01
+    dist = torch.linalg.norm(dx, dim=-1)
+    r = dist + SOFTENING
     cols = {"r": r, "inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
+            "log_d": torch.log(torch.clamp(dist, min=1e-6)),
             "m1": x_i[:, -1], "m2": x_j[:, -1], "q1": x_i[:, -2], "q2": x_j[:, -2],
             "log_m1": torch.log(x_i[:, -1]), "log_m2": torch.log(x_j[:, -1])}
     for k, name in enumerate(("dx", "dy", "dz")[:dim]):

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from symdistill.eql import EQL, EQLSettings, edge_inputs
+from symdistill.eql import EQL, EQLSettings, edge_inputs, log_space
 
 VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
 NODE_OUTPUTS = ("acceleration", "force", "newtonian")
@@ -67,7 +67,8 @@ class GraphNetwork(MessagePassing):
         raw = 2 * k if cfg.variant == "kl" else k  # kl: mean and log-variance per component
         if cfg.variant == "eql":
             arch = {key: v for key, v in cfg.eql.items() if key != "inputs"}
-            self.edge_model = EQL(len(cfg.eql["inputs"]), raw, EQLSettings(**arch))
+            names = cfg.eql["inputs"]
+            self.edge_model = EQL(len(names), raw, EQLSettings(**arch), log_space(names))
         else:
             self.edge_model = mlp(2 * f, cfg.hidden, raw, cfg.layers)
         if cfg.node_output == "newtonian":

@@ -53,6 +53,52 @@ def trajectories(data_path, out_png, count: int = 4) -> None:
     save(fig, out_png, f"{law}: sample test trajectories (dot = end, size ~ sqrt(mass))")
 
 
+def rollout_errors(files: list[Path], out_png) -> None:
+    """Median position error against the true simulator vs time, one panel per test condition:
+    GNN dashed, symbolic solid, one colour per model."""
+    plt = pyplot()
+    with h5py.File(files[0]) as f:
+        conds = [c for c in f if isinstance(f[c], h5py.Group)]
+        law = str(f.attrs["law"])
+    fig, axes = plt.subplots(1, len(conds), figsize=(3.3 * len(conds), 3.2), squeeze=False, sharey=True)
+    for k, path in enumerate(sorted(files)):
+        with h5py.File(path) as f:
+            t, label = f["times"][:], f"{f.attrs['variant']} ({f.attrs['engine']})"
+            for ax, c in zip(axes[0], conds):
+                for name, style in (("gnn", "--"), ("symbolic", "-")):
+                    ax.plot(t[1:], f[c][name]["rmse_median"][1:], style, color=f"C{k}", lw=1,
+                            label=f"{label} {name}")
+                ax.set_title(f"{c} (n={f[c].attrs['n']})", fontsize=8)
+    for ax in axes[0]:
+        ax.set_yscale("log")
+        ax.set_xlabel("time")
+    axes[0][0].set_ylabel("median position RMSE")
+    axes[0][-1].legend(fontsize=6)
+    save(fig, out_png, f"{law}: rollout error vs time (dashed: GNN, solid: symbolic model)")
+
+
+def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
+    """One system per condition: true, GNN and symbolic particle paths side by side."""
+    plt = pyplot()
+    with h5py.File(path) as f:
+        conds = [c for c in conditions if c in f]
+        title = f"{f.attrs['law']} {f.attrs['variant']} ({f.attrs['engine']})"
+        paths = {c: {"true": f[c]["true_positions_example"][:], "GNN": f[c]["gnn/positions_example"][:],
+                     "symbolic": f[c]["symbolic/positions_example"][:]} for c in conds}
+    if not conds:
+        return
+    fig, axes = plt.subplots(len(conds), 3, figsize=(9, 3 * len(conds)), squeeze=False)
+    for row, c in zip(axes, conds):
+        for ax, (name, p) in zip(row, paths[c].items()):
+            for i in range(p.shape[1]):
+                ax.plot(p[:, i, 0], p[:, i, 1], lw=0.8, color=f"C{i % 10}")
+            ax.set_title(f"{c}: {name}", fontsize=8)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    save(fig, out_png, f"{title}: example trajectories")
+
+
 def equations(recovery_files: list[Path]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
     lines = ["| model | component | engine | verdict | expression | LaTeX |", "|---|---|---|---|---|---|"]
@@ -117,6 +163,23 @@ def build_report(results: Path, out_dir: Path) -> Path:
     md += ["", "### Extracted equations", ""] + equations(recov)
     for fig in sorted(results.glob("*_d*_n*/*_s*/pareto_*.png")):
         md.append(f"![{fig.parent.parent.name} {fig.parent.name}](../{fig.relative_to(results)})")
+    rollouts = sorted(results.glob("*_d*_n*/*_s*/rollout_*.h5"))
+    if rollouts:
+        md += ["", "## Rollouts: do the recovered laws generalise?", ""]
+        table = out_dir / "rollout.md"
+        if table.exists():
+            md += table.read_text().splitlines()[2:]
+        for ds in sets:
+            files = [p for p in rollouts if p.parent.parent == ds]
+            if not files:
+                continue
+            png = figs / f"rollout_error_{ds.name}.png"
+            rollout_errors(files, png)
+            md.append(f"![rollout error {ds.name}](figures/{png.name})")
+            example = next((p for p in files if p.parent.name.startswith("bottleneck")), files[0])
+            png = figs / f"rollout_examples_{ds.name}.png"
+            rollout_examples(example, png)
+            md.append(f"![rollout examples {ds.name}](figures/{png.name})")
     bench = results / "benchmarks"
     if bench.exists():
         md += ["", "## Wall time per stage", "", "From Snakemake's `benchmark:` files of this run.", ""]

@@ -58,14 +58,20 @@ def initial_conditions(s: SimSettings) -> dict[str, np.ndarray]:
     Returns positions, velocities [S, n, dim], masses, charges [S, n]. The generator is seeded
     from (seed, law, n, dim) so each data set has its own reproducible stream.
     """
-    law = s.resolve_law()
-    rng = np.random.default_rng([s.seed, zlib.crc32(s.law.encode()), s.n, s.dim])
-    x = rng.standard_normal((s.n_sims, s.n, 2 * s.dim + 2))
+    return draw_initial_states(s.resolve_law(), s.n, s.dim, s.n_sims, s.seed)
+
+
+def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, spread: float = 1.0,
+                        mass_sigma: float = 1.0) -> dict[str, np.ndarray]:
+    """``count`` initial states of the published distribution, optionally widened for
+    out-of-distribution tests: positions N(0, spread^2), masses exp(N(0, mass_sigma^2))."""
+    rng = np.random.default_rng([seed, zlib.crc32(law.name.encode()), n, dim])
+    x = rng.standard_normal((count, n, 2 * dim + 2))
     charges = np.sign(x[..., -2]) if law.signed_charges else x[..., -2]
     return {
-        "positions": x[..., : s.dim],
-        "velocities": x[..., s.dim : 2 * s.dim],
-        "masses": np.exp(x[..., -1]),
+        "positions": spread * x[..., :dim],
+        "velocities": x[..., dim : 2 * dim],
+        "masses": np.exp(mass_sigma * x[..., -1]),
         "charges": np.where(charges == 0, 1.0, charges) if law.signed_charges else charges,
     }
 

@@ -45,22 +45,24 @@ class TrainSettings:
     l1_weight: float = 1e-2
     kl_weight: float = 1.0
     # eql variant: architecture, inputs, message L1 and a train -> sparsify -> prune schedule
-    eql_inputs: list[str] = field(default_factory=lambda: ["dx", "dy", "r", "inv_r", "m1", "m2"])
+    eql_inputs: list[str] = field(default_factory=lambda: ["dx", "dy", "log_r", "log_m1", "log_m2"])
     eql_layers: int = 2
     eql_constant: int = 8
     eql_identity: int = 16
     eql_product: int = 8
     eql_square: int = 0
     eql_sin: int = 0
-    eql_exp: int = 0
+    eql_exp: int = 4
     eql_division: int = 0
     eql_skip: bool = False
-    eql_message_l1: float = 1.0
+    eql_message_l1: float = 0.01
     eql_sparsity: float = 5e-2  # weight of the sparsity penalty on EQL weights
     eql_sparsity_kind: str = "l05"  # l05 (smoothed L0.5) or l1
     eql_sparsity_start: float = 0.25  # fraction of training before the penalty switches on
     eql_prune_at: float = 0.75  # fraction of training at which small weights are frozen at 0
     eql_threshold: float = 0.1
+    eql_snap: float = 0.0  # at prune_at, monomial exponents near a multiple of this are frozen there (0: off)
+    eql_snap_tol: float = 0.15
     augment_std: float = 3.0
     prune_end: float = 0.65  # pruning reaches d components at this fraction of training
     prune_every: int = 0  # steps between pruning updates; 0: steps // 100
@@ -259,6 +261,10 @@ class Trainer:
                 if s.variant == "pruning" and self.step % prune_every == 0:
                     self.prune(probe)
                 if s.variant == "eql" and self.step == int(s.eql_prune_at * s.steps):
+                    snapped = self.model.edge_model.snap_exponents(s.eql_snap, s.eql_snap_tol)
+                    if snapped:
+                        print(f"step {self.step}: froze {snapped} exponents at multiples of {s.eql_snap}",
+                              file=sys.stderr)
                     kept = self.model.edge_model.prune(s.eql_threshold)
                     self.best_val, self.best_state = math.inf, None  # only pruned weights count
                     print(f"step {self.step}: pruned EQL weights below {s.eql_threshold}; {kept} remain",

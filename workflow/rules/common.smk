@@ -34,5 +34,14 @@ def recovery_inputs():
     ]
 
 
+def rollout_inputs():
+    return [
+        model_path(s, d, n, v, seed, f"rollout_{engine}.h5")
+        for s, d, n, v, seed in models(config)
+        if v in config["rollout"]["variants"]
+        for engine in engines_for(v)
+    ]
+
+
 def all_targets():
     return [f"{RESULTS}/report/index.md"]

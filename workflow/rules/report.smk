@@ -3,9 +3,10 @@
 
 rule report:
     input:
-        tables=[f"{RESULTS}/report/{t}.csv" for t in ("mae", "r2", "recovery")],
+        tables=[f"{RESULTS}/report/{t}.csv" for t in ("mae", "r2", "recovery", "rollout")],
         fits=[model_path(*m, "fit.json") for m in models(config)],
         recovery=recovery_inputs(),
+        rollouts=rollout_inputs(),
     output:
         report(
             f"{RESULTS}/report/index.md",

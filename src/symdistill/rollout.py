@@ -1,0 +1,305 @@
+"""Use the recovered laws: integrate trajectories with a trained GNN and with its distilled
+symbolic model, beside the true simulator, in and out of the training distribution.
+
+The symbolic model is built from the GNN alone: the chosen expression phi_k(edge) of each of
+the d selected message components, and a linear read-out fitted to the GNN's own node outputs,
+
+    m_i a_i = W sum_j phi(e_ij) + (n_i - 1) v      (force / newtonian node outputs)
+    a_i     = W sum_j phi(e_ij) + (n_i - 1) v      (acceleration node output)
+
+so the node model is distilled too (acceleration = summed messages / own mass); the fit's R^2
+against the GNN says how well that holds. (n_i - 1) v is a per-edge constant, so the model
+applies to any number of particles. All three simulators use the same adaptive integrator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import sympy as sp
+import torch
+from tqdm import tqdm
+
+from symdistill.data import load_graphs, node_features
+from symdistill.expr import parse_expression
+from symdistill.integrate import integrate
+from symdistill.laws import SOFTENING, Law
+from symdistill.messages import edge_columns, law_from_file
+from symdistill.models import GraphNetwork, fully_connected_edges, load_model
+from symdistill.nbody import NBody
+from symdistill.provenance import atomic_path, stamp
+from symdistill.simulate import draw_initial_states
+
+#: Test conditions: n (None: as trained), initial position spread and log-mass standard deviation.
+CONDITIONS: dict[str, dict] = {
+    "test": {},  # the data set's own held-out initial states
+    "n8": {"n": 8},
+    "n16": {"n": 16},
+    "mass_wide": {"mass_sigma": 2.0},
+    "spread_wide": {"spread": 3.0},
+}
+PREDICTORS = ("gnn", "symbolic")
+
+
+@dataclass
+class RolloutSettings:
+    """What a rollout integrates and how."""
+
+    systems: int = 32  # initial states per condition
+    frames: int | None = None  # recorded frames (None: the data set's steps)
+    rtol: float = 1e-7
+    atol: float = 1e-7
+    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
+    seed: int = 1  # initial states of the out-of-distribution conditions
+    fit_graphs: int = 2000  # test graphs for fitting the symbolic read-out to the GNN
+    accel_cap: float = 100.0  # accelerations are capped at this times the data's largest
+
+
+# --- acceleration functions: (pos [S,n,d], vel, masses [S,n], charges [S,n]) -> acc [S,n,d] ---
+
+def gnn_accelerations(model: GraphNetwork):
+    """The trained GNN as an acceleration function (float64, evaluation mode)."""
+    model = model.double().eval()
+    edges: dict[tuple[int, int], torch.Tensor] = {}
+
+    @torch.no_grad()
+    def acc(pos, vel, masses, charges):
+        S, n, d = pos.shape
+        x = torch.from_numpy(node_features(pos, vel, charges, masses)).reshape(S * n, -1)
+        if (n, S) not in edges:
+            edges[(n, S)] = fully_connected_edges(n, S)
+        out, _ = model(x, edges[(n, S)])
+        return out.numpy().reshape(S, n, d)
+
+    return acc
+
+
+def _pairs(n: int):
+    """Ordered pairs (receiver i, sender j), i != j, and the receiver incidence [n, E]."""
+    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    recv = np.zeros((n, len(i)))
+    recv[i, np.arange(len(i))] = 1.0
+    return i, j, recv
+
+
+def edge_feature_columns(pos, masses, charges, i, j) -> list[np.ndarray]:
+    """Edge features in ``edge_columns`` order, [S, E] each: dx..., r = |dx| + 0.01, m1, m2, q1, q2."""
+    dx = pos[:, i] - pos[:, j]
+    r = np.linalg.norm(dx, axis=-1) + SOFTENING
+    return [*np.moveaxis(dx, -1, 0), r, masses[:, i], masses[:, j], charges[:, i], charges[:, j]]
+
+
+@dataclass
+class SymbolicModel:
+    """Per-edge message expressions and the linear read-out distilled from the GNN."""
+
+    expressions: list[str]
+    dim: int
+    W: np.ndarray  # [d, k]
+    v: np.ndarray  # [d], per incoming edge
+    divide_by_mass: bool
+    node_r2: float = float("nan")  # read-out fit against the GNN's node outputs
+
+    def __post_init__(self):
+        cols = edge_columns(self.dim)
+        syms = [sp.Symbol(c, real=True) for c in cols]
+        self._fns = [sp.lambdify(syms, parse_expression(e, cols, what=f"message expression {e!r}"), "numpy")
+                     for e in self.expressions]
+
+    def messages(self, pos, masses, charges, i, j) -> np.ndarray:
+        """phi on every ordered pair: [S, E, k]."""
+        feats = edge_feature_columns(pos, masses, charges, i, j)
+        with np.errstate(all="ignore"):
+            return np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1)
+
+    def accelerations(self, pos, vel, masses, charges) -> np.ndarray:
+        n = pos.shape[1]
+        i, j, recv = _pairs(n)
+        summed = np.einsum("ne,sek->snk", recv, self.messages(pos, masses, charges, i, j))
+        out = summed @ self.W.T + (n - 1) * self.v
+        return out / masses[..., None] if self.divide_by_mass else out
+
+
+def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int = 2000) -> SymbolicModel:
+    """Fit the read-out W, v of the symbolic model to the GNN's predictions on test graphs."""
+    x, _ = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
+    G, n, f = x.shape
+    d = model.cfg.dim
+    pos, vel, q, m = x[..., :d].numpy(), x[..., d : 2 * d].numpy(), x[..., 2 * d].numpy(), x[..., -1].numpy()
+    target = gnn_accelerations(model)(pos, vel, m, q)
+    divide = model.cfg.node_output in ("force", "newtonian")
+    if divide:
+        target = target * m[..., None]
+    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False)
+    i, j, recv = _pairs(n)
+    summed = np.einsum("ne,sek->snk", recv, sym.messages(pos, m, q, i, j)).reshape(-1, len(expressions))
+    design = np.column_stack([summed, np.full(len(summed), n - 1.0)])
+    y = target.reshape(-1, d)
+    ok = np.isfinite(design).all(axis=1)
+    if ok.mean() < 0.9:
+        raise ValueError(f"message expressions are not finite on {100 * (1 - ok.mean()):.0f}% of the test graphs")
+    coef, *_ = np.linalg.lstsq(design[ok], y[ok], rcond=None)
+    resid = y[ok] - design[ok] @ coef
+    r2 = 1 - (resid**2).sum() / ((y[ok] - y[ok].mean(axis=0)) ** 2).sum()
+    return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2))
+
+
+# --- integration and metrics ---
+
+def _rhs(acc_fn, n: int, dim: int, masses: np.ndarray, charges: np.ndarray, cap: float, hit: np.ndarray):
+    """Integrator right-hand side for an acceleration function. Non-finite accelerations become
+    0 and magnitudes are capped at ``cap`` (so a diverging law cannot stall the integrator);
+    systems where that happened are flagged in ``hit``."""
+    nd = n * dim
+
+    def rhs(y, cols):
+        S = y.shape[1]
+        pos = y[:nd].reshape(n, dim, S).transpose(2, 0, 1)
+        vel = y[nd:].reshape(n, dim, S).transpose(2, 0, 1)
+        a = acc_fn(pos, vel, masses[cols], charges[cols])
+        bad = ~np.isfinite(a)
+        a = np.where(bad, 0.0, a)
+        norm = np.linalg.norm(a, axis=-1, keepdims=True)
+        over = norm > cap
+        a = np.where(over, a * (cap / np.maximum(norm, 1e-300)), a)
+        hit[cols[(bad | over).any(axis=(1, 2))]] = True
+        return np.concatenate([y[nd:], a.transpose(1, 2, 0).reshape(nd, S)])
+
+    return rhs
+
+
+def rollout(acc_fn, init: dict, times: np.ndarray, rtol: float, atol: float, cap: float,
+            law: Law | None = None):
+    """Trajectories [S, T, n, d] from ``init`` under ``acc_fn`` (or, given ``law`` and no
+    acc_fn, the true simulator itself), and the flags of systems whose accelerations were capped."""
+    S, n, dim = init["positions"].shape
+    to_cols = lambda a: a.transpose(1, 2, 0).reshape(n * dim, S)  # noqa: E731
+    y0 = np.concatenate([to_cols(init["positions"]), to_cols(init["velocities"])])
+    hit = np.zeros(S, dtype=bool)
+    if acc_fn is None:
+        rhs = NBody(law, n, dim, init["masses"].T, init["charges"].T).rhs
+    else:
+        rhs = _rhs(acc_fn, n, dim, init["masses"], init["charges"], cap, hit)
+    traj, _ = integrate(rhs, y0, times, rtol=rtol, atol=atol)
+    T = len(times)
+    pos = traj[:, : n * dim].reshape(T, n, dim, S).transpose(3, 0, 1, 2)
+    vel = traj[:, n * dim :].reshape(T, n, dim, S).transpose(3, 0, 1, 2)
+    return pos, vel, hit
+
+
+def energies(law: Law, pos, vel, masses, charges) -> tuple[np.ndarray, np.ndarray]:
+    """True-law total energy [S, T] of trajectories, and each system's scale KE + |PE| at t = 0."""
+    S, T, n, d = pos.shape
+    system = NBody(law, n, d, masses.T, charges.T)
+    cols = np.repeat(np.arange(S)[None], T, 0).ravel()
+    flat = lambda a: a.transpose(2, 3, 1, 0).reshape(n, d, T * S)  # noqa: E731
+    e = system.energy(flat(pos), flat(vel), cols).reshape(T, S).T
+    kinetic0 = 0.5 * (masses * (vel[:, 0] ** 2).sum(-1)).sum(-1)
+    return e, kinetic0 + np.abs(e[:, 0] - kinetic0)
+
+
+def initial_states(cond: str, law: Law, data_path, n: int, dim: int, s: RolloutSettings) -> dict:
+    """Initial states of a test condition: the test split's first frames, or fresh OOD draws."""
+    spec = CONDITIONS[cond]
+    if cond == "test":
+        with h5py.File(data_path, "r") as f:
+            sims = f["split"]["test"][: s.systems]
+            return {"positions": f["positions"][:, 0][sims], "velocities": f["velocities"][:, 0][sims],
+                    "masses": f["masses"][:][sims], "charges": f["charges"][:][sims]}
+    return draw_initial_states(law, spec.get("n", n), dim, s.systems, s.seed + 1000,
+                               spread=spec.get("spread", 1.0), mass_sigma=spec.get("mass_sigma", 1.0))
+
+
+def evaluate(model_path, recovery_path, data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> list[dict]:
+    """Roll out the true law, the GNN and its symbolic model under every condition; write curves
+    and example trajectories to ``out_h5`` and return one table row per predictor and condition."""
+    unknown = [c for c in s.conditions if c not in CONDITIONS]
+    if unknown:
+        raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
+    model = load_model(model_path)
+    rec = json.loads(Path(recovery_path).read_text())
+    law = law_from_file(data_path)
+    exprs = [c["expression"] for c in rec["components"]]
+    sym = distil(model, exprs, data_path, s.fit_graphs)
+    with h5py.File(data_path, "r") as f:
+        n, dim = f["positions"].shape[2:]
+        steps, dt = f["positions"].shape[1], float(f.attrs["dt"])
+        cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
+    times = np.arange(s.frames or steps) * dt
+    predictors = {"true": None, "gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
+    rows = []
+    bar = tqdm(total=len(s.conditions) * 3, desc=f"rollout {law.name} {model.cfg.variant}", disable=quiet,
+               file=sys.stderr)
+    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
+        stamp(h, asdict(s), model=str(model_path), recovery=str(recovery_path), data=str(data_path),
+              law=law.name, variant=model.cfg.variant, engine=rec["engine"], dim=int(dim), n=int(n),
+              expressions=json.dumps(exprs), W=sym.W, v=sym.v, node_r2=sym.node_r2,
+              divide_by_mass=sym.divide_by_mass)
+        h["times"] = times
+        for cond in s.conditions:
+            init = initial_states(cond, law, data_path, int(n), int(dim), s)
+            traj = {}
+            for name, fn in predictors.items():
+                traj[name] = rollout(fn, init, times, s.rtol, s.atol, cap, law)
+                bar.update()
+            true_pos, true_vel, _ = traj["true"]
+            e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"])
+            g = h.create_group(cond)
+            g["true_positions_example"] = true_pos[0]
+            g.attrs["n"] = init["positions"].shape[1]
+            for name in PREDICTORS:
+                pos, vel, hit = traj[name]
+                err = np.sqrt(((pos - true_pos) ** 2).mean(axis=(2, 3)))  # [S, T]
+                err = np.where(np.isfinite(err), err, np.inf)
+                e, _ = energies(law, pos, vel, init["masses"], init["charges"])
+                drift = np.abs(e[:, -1] - e[:, 0]) / scale
+                g[f"{name}/rmse_median"] = np.median(err, axis=0)
+                g[f"{name}/rmse_q25"] = np.quantile(err, 0.25, axis=0)
+                g[f"{name}/rmse_q75"] = np.quantile(err, 0.75, axis=0)
+                g[f"{name}/positions_example"] = pos[0]
+                T = len(times)
+                rows.append({
+                    "sim": law.name, "dim": int(dim), "n_train": int(n), "variant": model.cfg.variant,
+                    "seed": int(model.meta.get("train_settings", {}).get("seed", 0)), "engine": rec["engine"],
+                    "predictor": name, "condition": cond, "n": int(init["positions"].shape[1]),
+                    "systems": int(len(err)), "verdicts": "/".join(c.get("verdict", "?") for c in rec["components"]),
+                    "node_r2": sym.node_r2 if name == "symbolic" else float("nan"),
+                    "rmse_10pct": float(np.median(err[:, max(1, T // 10)])),
+                    "rmse_50pct": float(np.median(err[:, T // 2])),
+                    "rmse_final": float(np.median(err[:, -1])),
+                    "energy_drift": float(np.median(drift)),
+                    "true_energy_drift": float(np.median(np.abs(e_true[:, -1] - e_true[:, 0]) / scale)),
+                    "capped_fraction": float(hit.mean()),
+                })
+        h.attrs["rows"] = json.dumps(rows)
+    bar.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="best.pt of a trained GNN")
+    p.add_argument("--recovery", required=True, help="recovery_<engine>.json: the chosen expressions")
+    p.add_argument("--data", required=True, help="the data set the model was trained on")
+    p.add_argument("--settings", default="{}", help="JSON object of RolloutSettings fields")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True, help="rollout HDF5 (curves, examples; rows in attrs)")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    try:
+        s = RolloutSettings(**json.loads(a.settings))
+        evaluate(a.model, a.recovery, a.data, s, a.out, a.quiet)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        sys.exit(f"symdistill-rollout: {err}")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
