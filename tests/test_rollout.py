@@ -72,3 +72,34 @@ def test_out_of_distribution_conditions_widen_the_draws(tmp_path):
     assert wide["positions"].std() == pytest.approx(3 * base["positions"].std())
     assert np.log(heavy["masses"]).std() == pytest.approx(2 * np.log(base["masses"]).std())
     assert set(CONDITIONS) >= {"test", "n8", "n16", "mass_wide", "spread_wide"}
+
+
+def test_distil_reads_out_a_hand_set_gnn_exactly(tmp_path):
+    """Edge model = (dx, dy) exactly (ReLU(z) - ReLU(-z)), node model linear / mass: the fitted
+    read-out recovers the node model's matrix; a law that is not finite gives a flagged NaN model."""
+    import torch
+
+    from symdistill.models import GraphNetwork, ModelSettings
+    from symdistill.rollout import RolloutSettings, distil
+    from symdistill.simulate import SimSettings, simulate
+
+    data = simulate(SimSettings(law="spring", n_sims=10, steps=20, block=10), tmp_path / "d.h5", quiet=True)
+    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", msg_dim=2, hidden=4, layers=1,
+                                       node_output="newtonian"))
+    first, last = model.edge_model[0], model.edge_model[2]
+    L = torch.tensor([[0.5, -2.0], [1.5, 0.25]])
+    with torch.no_grad():
+        first.weight.zero_(), first.bias.zero_(), last.bias.zero_()
+        for k, (col, sign) in enumerate([(0, 1), (0, -1), (1, 1), (1, -1)]):  # +-dx, +-dy
+            first.weight[k, col], first.weight[k, 6 + col] = sign, -sign
+        last.weight.copy_(torch.tensor([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0]]))
+        model.node_model.weight.copy_(L)
+    good = distil(model, ["dx", "dy"], data)
+    assert good.node_r2 > 1 - 1e-9
+    np.testing.assert_allclose(good.W, L.numpy(), atol=1e-6)
+    np.testing.assert_allclose(good.v, 0, atol=1e-6)
+    bad = distil(model, ["log(-r)*dx", "dy"], data)  # NaN on every edge
+    assert np.isnan(bad.W).all()
+    init = initial_states("test", BUILTIN_LAWS["spring"], data, 4, 2, RolloutSettings(systems=2))
+    _, _, hit = rollout(bad.accelerations, init, np.arange(5) * 0.01, 1e-7, 1e-7, 1e3)
+    assert hit.all()

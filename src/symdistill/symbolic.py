@@ -177,14 +177,15 @@ class EQLEngine:
         model = load_model(context["model"])
         if model.cfg.variant != "eql":
             raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, not eql")
-        (expr,) = model.edge_model.to_sympy(input_exprs(model.cfg.eql["inputs"]), [context["component"]])
+        # 6 significant digits, as Operon prints: rollouts of near-equilibrium laws need them
+        inputs = input_exprs(model.cfg.eql["inputs"])
+        (expr,) = model.edge_model.to_sympy(inputs, [context["component"]], digits=6)
         expr = parse_expression(str(expr), names, what="eql read-out")
         symbols = [sp.Symbol(n, real=True) for n in names]
         # judge terms only where the network was trained to be exact: inside its input clamp
         scale = model.edge_model.in_scale.double().numpy()
         with np.errstate(all="ignore"):
-            inputs = np.column_stack([np.broadcast_to(sp.lambdify(symbols, e)(*X.T), len(X))
-                                      for e in input_exprs(model.cfg.eql["inputs"])])
+            inputs = np.column_stack([np.broadcast_to(sp.lambdify(symbols, e)(*X.T), len(X)) for e in inputs])
         inside = (np.abs(inputs / scale) <= INPUT_CLIP).all(axis=1)
         X, y = X[inside], y[inside]
 
