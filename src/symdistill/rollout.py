@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import h5py
@@ -80,6 +81,7 @@ def gnn_accelerations(model: GraphNetwork):
     return acc
 
 
+@lru_cache(maxsize=8)
 def _pairs(n: int):
     """Ordered pairs (receiver i, sender j), i != j, and the receiver incidence [n, E]."""
     i, j = np.nonzero(~np.eye(n, dtype=bool))
@@ -112,33 +114,31 @@ class SymbolicModel:
         self._fns = [sp.lambdify(syms, parse_expression(e, cols, what=f"message expression {e!r}"), "numpy")
                      for e in self.expressions]
 
-    def messages(self, pos, masses, charges, i, j) -> np.ndarray:
-        """phi on every ordered pair: [S, E, k]."""
+    def summed_messages(self, pos, masses, charges) -> np.ndarray:
+        """phi on every ordered pair, summed per receiver: [S, n, k]."""
+        i, j, recv = _pairs(pos.shape[1])
         feats = edge_feature_columns(pos, masses, charges, i, j)
         with np.errstate(all="ignore"):
-            return np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1)
+            phi = np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1)
+        return np.einsum("ne,sek->snk", recv, phi)
 
     def accelerations(self, pos, vel, masses, charges) -> np.ndarray:
         n = pos.shape[1]
-        i, j, recv = _pairs(n)
-        summed = np.einsum("ne,sek->snk", recv, self.messages(pos, masses, charges, i, j))
-        out = summed @ self.W.T + (n - 1) * self.v
+        out = self.summed_messages(pos, masses, charges) @ self.W.T + (n - 1) * self.v
         return out / masses[..., None] if self.divide_by_mass else out
 
 
 def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int = 2000) -> SymbolicModel:
     """Fit the read-out W, v of the symbolic model to the GNN's predictions on test graphs."""
     x, _ = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
-    G, n, f = x.shape
-    d = model.cfg.dim
+    n, d = x.shape[1], model.cfg.dim
     pos, vel, q, m = x[..., :d].numpy(), x[..., d : 2 * d].numpy(), x[..., 2 * d].numpy(), x[..., -1].numpy()
     target = gnn_accelerations(model)(pos, vel, m, q)
     divide = model.cfg.node_output in ("force", "newtonian")
     if divide:
         target = target * m[..., None]
-    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False)
-    i, j, recv = _pairs(n)
-    summed = np.einsum("ne,sek->snk", recv, sym.messages(pos, m, q, i, j)).reshape(-1, len(expressions))
+    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False)  # for its messages
+    summed = sym.summed_messages(pos, m, q).reshape(-1, len(expressions))
     design = np.column_stack([summed, np.full(len(summed), n - 1.0)])
     y = target.reshape(-1, d)
     ok = np.isfinite(design).all(axis=1)
