@@ -1,11 +1,13 @@
-"""Symbolic-regression benchmark: seconds to the correct law from each simulation's true force.
+"""Symbolic-regression benchmark: does the symbolic stage name each law from its true force, and how fast?
 
-No GNN: the target is the true pairwise force (x component) on edges of a small simulated data
-set, trimmed as the pipeline trims messages (symbolic.trim). Each engine runs with a ladder of
-time budgets; the first budget whose chosen expression
-(or, separately, any Pareto-front member) gets the verdict "correct" is reported, with the
-expression. PySR runs only where Julia is installed (otherwise the reason is printed).
-Run: python bench/bench_symbolic.py [--budgets 5 10 20 40 80] [--threads 2]
+No GNN: the "messages" are a fixed linear map of the true pairwise force (plus an offset and
+--noise x their std of Gaussian noise) on edges of a small simulated data set, so the
+benchmark measures the symbolic stage alone. Each setting in SETTINGS (the pipeline's
+symbolic settings from config.yaml with one change) runs on every law with a generation
+budget, through the same ``symdistill.symbolic.distil`` the pipeline calls; the table gives the
+chosen law's verdict per component, whether the front holds the law, and the seconds taken.
+PySR runs only where Julia is installed (otherwise the reason is printed).
+Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01]
 """
 
 from __future__ import annotations
@@ -13,15 +15,27 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from symdistill.laws import BUILTIN_LAWS
+from symdistill.config import load_config, sr_settings
+from symdistill.laws import get_law
 from symdistill.messages import edge_columns, pair_forces
 from symdistill.simulate import SimSettings, simulate
-from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, choose, get_engine, pareto, trimmed
+from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, distil, get_engine
 from symdistill.verdict import judge
+
+ROOT = Path(__file__).resolve().parents[1]
+#: one change each against the pipeline's settings (name -> SRSettings fields)
+SETTINGS = {
+    "pipeline": {},
+    "choice best (1.5x)": {"choice": "best"},
+    "no simplification": {"simplify": False},
+    "per component (no central)": {"structure": "none"},
+    "+ exp, log": {"operators": ["add", "sub", "mul", "div", "exp", "log"]},
+}
 
 
 def edges_of(path, law, samples, seed=0):
@@ -42,41 +56,44 @@ def edges_of(path, law, samples, seed=0):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--laws", nargs="*", default=["spring", "r1", "r2", "charge"])
-    p.add_argument("--budgets", nargs="*", type=float, default=[5, 10, 20, 40, 80])
     p.add_argument("--samples", type=int, default=5000)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--noise", type=float, default=0.01, help="message noise, as a fraction of their std")
+    p.add_argument("--settings", nargs="*", default=list(SETTINGS), help="rows of SETTINGS to run")
     a = p.parse_args()
+    cfg = load_config(ROOT / "config.yaml")
     engines = ["operon"]
     try:
         PySREngine.check()
         engines.append("pysr")
     except EngineUnavailable as err:
         print(f"pysr skipped: {err}")
+    rng = np.random.default_rng(0)
+    A = np.array([[0.3, -1.2], [0.9, 0.4]])  # any invertible map: messages are a rotated, scaled force
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'law':8s} {'engine':7s} {'chosen correct at':>18s} {'front correct at':>17s}  expression")
+        data = {}
         for name in a.laws:
-            law = BUILTIN_LAWS[name]
-            data = simulate(SimSettings(law=name, n=4, dim=2, n_sims=100, steps=100), Path(tmp) / f"{name}.h5", quiet=True)
-            X, F = edges_of(data, law, a.samples)
+            law = get_law(name, cfg["custom_laws"])
+            path = simulate(SimSettings(law=name, n=4, dim=2, n_sims=100, steps=100,
+                                        custom_laws=cfg["custom_laws"]), Path(tmp) / f"{name}.h5", quiet=True)
+            X, F = edges_of(path, law, a.samples)
+            M = F @ A.T + np.array([0.1, -0.2])
+            data[name] = (law, X, M + a.noise * M.std(axis=0) * rng.standard_normal(M.shape))
+        print(f"{'setting':28s} {'engine':7s} {'law':8s} {'chosen':22s} {'front':12s} {'s':>6s}  chosen law")
+        for label in a.settings:
             for engine in engines:
-                chosen_at = front_at = None
-                expr = ""
-                for budget in a.budgets:
-                    s = SRSettings(engine=engine, time_limit=budget, threads=a.threads, seed=0)
+                base = SRSettings(**sr_settings(cfg, engine))
+                s = replace(base, **SETTINGS[label])
+                for name, (law, X, M) in data.items():
                     t0 = time.perf_counter()
-                    keep = trimmed(F[:, 0], s.trim)
-                    front = pareto(get_engine(engine).search(X[keep], F[keep, 0], edge_columns(2), s))
+                    comps, radial = distil(get_engine(engine), X, M, edge_columns(2), 2, s, [0, 1])
                     spent = time.perf_counter() - t0
-                    verdicts = [judge(c.expression, law, 2)["verdict"] for c in front]
-                    best = choose(front)
-                    if front_at is None and "correct" in verdicts:
-                        front_at = spent
-                    if judge(best.expression, law, 2)["verdict"] == "correct":
-                        chosen_at, expr = spent, best.expression
-                        break
-                    expr = best.expression
-                fmt = lambda v: f"{v:.1f} s" if v is not None else f"> {a.budgets[-1]:.0f} s"  # noqa: E731
-                print(f"{name:8s} {engine:7s} {fmt(chosen_at):>18s} {fmt(front_at):>17s}  {expr[:90]}", flush=True)
+                    chosen = [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps]
+                    front = [any(judge(m["expression"], law, 2)["verdict"] == "correct" for m in c["pareto"])
+                             for c in comps]
+                    shown = (radial or comps[0])["chosen"]["expression"]
+                    print(f"{label:28s} {engine:7s} {name:8s} {'/'.join(chosen):22s} "
+                          f"{'/'.join('yes' if f else 'no' for f in front):12s} {spent:6.1f}  {shown[:70]}",
+                          flush=True)
 
 
 if __name__ == "__main__":

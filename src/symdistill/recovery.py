@@ -33,6 +33,7 @@ def judge_results(sr_path, messages_path) -> dict:
         best = max(front, key=lambda m: (RANK[m["verdict"]], -m["complexity"]))
         comps.append({
             "component": comp["component"], **comp["chosen"], "verdict": chosen["verdict"],
+            "reason": comp["chosen"].get("reason", ""),
             "evidence": chosen["evidence"], "front": front,
             "best_on_front": best["verdict"],
             "best_on_front_complexity": best["complexity"] if RANK[best["verdict"]] else None,

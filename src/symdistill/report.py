@@ -101,12 +101,13 @@ def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
 
 def equations(recovery_files: list[Path]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
-    lines = ["| model | component | engine | verdict | expression | LaTeX |", "|---|---|---|---|---|---|"]
+    lines = ["| model | component | engine | verdict | expression | LaTeX | why chosen |", "|---|---|---|---|---|---|---|"]
     for path in sorted(recovery_files):
         r = json.loads(path.read_text())
         for c in r["components"]:
             lines.append(f"| {r['law']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} | {c['component']} | "
-                         f"{r['engine']} | {c['verdict']} | `{c['expression']}` | ${c['latex']}$ |")
+                         f"{r['engine']} | {c['verdict']} | `{c['expression']}` | ${c['latex']}$ | "
+                         f"{c.get('reason', '')} |")
     return lines
 
 

@@ -15,13 +15,14 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 import sympy as sp
 
+from symdistill import central, simplify
 from symdistill.expr import ExpressionError, parse_expression
 from symdistill.provenance import atomic_path, versions
 
@@ -45,15 +46,25 @@ class SRSettings:
     # keep this fraction of the sampled edges, dropping those whose message is farthest from
     # the median: close encounters give a heavy tail that dominates squared error (uses no
     # knowledge of the true law)
-    trim: float = 0.98
+    trim: float = 0.9
     time_limit: float = 30.0  # seconds per component
     operators: list[str] = field(default_factory=lambda: ["add", "sub", "mul", "div", "exp", "log"])
-    max_length: int = 30
+    max_length: int = 20
     population_size: int = 1000
     optimizer_iterations: int = 5  # local constant optimisation per candidate (Operon)
     generations: int = 0  # Operon generation cap (0: none; with threads=1 the run is repeatable)
     eql_term_tol: float = 0.02  # eql read-out: drop terms below this fraction of the RMS
     iterations: int = 6000  # PySR iterations (the time limit still applies)
+    # "central": search the radial scalar of a central pairwise force once per model and rebuild
+    # every component from it (symdistill.central); "none": one free search per component
+    structure: str = "central"
+    # how the law is chosen from a front: "score" = steepest drop of log-loss per unit of
+    # complexity over the whole front (Cranmer et al. 2020); "best" = PySR's default, the same
+    # score among members within loss_tolerance x the lowest loss
+    choice: str = "score"
+    loss_tolerance: float = 1.5
+    simplify: bool = True  # add each member's refitted backward eliminations to the front
+    restarts: int = 1  # independent searches (seeds seed, seed+1, ...) whose fronts are merged
     seed: int = 0
     threads: int = 1
 
@@ -198,7 +209,9 @@ class EQLEngine:
         terms = sp.Add.make_args(sp.expand(expr))
         total = np.sqrt(np.mean(evaluate(expr) ** 2))
         kept = [t for t in terms if np.sqrt(np.mean(evaluate(t) ** 2)) >= s.eql_term_tol * total]
-        expr = sp.Add(*kept)
+        # EQL's round-and-retrain step: monomial exponents to the nearest 1/2; the coefficients
+        # are refitted with the term eliminations in search_front
+        expr = simplify.snap_exponents(sp.Add(*kept))
         pred = evaluate(expr)
         return [Candidate(int(sp.count_ops(expr)) + len(expr.free_symbols),
                           float(np.mean((pred - y) ** 2)), str(expr))]
@@ -219,20 +232,40 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
     return front
 
 
-def choose(front: list[Candidate], tolerance: float = 1.5) -> Candidate:
-    """PySR's 'best' rule: among candidates within ``tolerance`` x the lowest loss, the one with
-    the steepest drop in log-loss per unit of complexity from its simpler neighbour."""
-    best_loss = min(c.loss for c in front)
-    scores, prev = [], None
+CHOICES = ("score", "best")
+STRUCTURES = ("central", "none")
+
+
+def scores(front: list[Candidate]) -> list[float]:
+    """PySR's score per front member: -d log(loss) / d complexity from its simpler neighbour."""
+    out, prev = [], None
     for c in front:
         if prev is None:
-            score = 0.0
+            out.append(0.0)
         else:
-            score = -(np.log(max(c.loss, 1e-300)) - np.log(max(prev.loss, 1e-300))) / max(1, c.complexity - prev.complexity)
-        scores.append(score)
+            drop = np.log(max(prev.loss, 1e-300)) - np.log(max(c.loss, 1e-300))
+            out.append(float(drop / max(1, c.complexity - prev.complexity)))
         prev = c
-    eligible = [i for i, c in enumerate(front) if c.loss <= tolerance * best_loss]
-    return front[max(eligible, key=lambda i: scores[i])]
+    return out
+
+
+def choose(front: list[Candidate], rule: str = "best", tolerance: float = 1.5) -> tuple[Candidate, str]:
+    """The chosen member of a front (sorted by complexity) and the reason, by ``rule``:
+
+    "score": the top score over the whole front (Cranmer et al. 2020, no loss threshold);
+    "best": the top score among members within ``tolerance`` x the lowest loss (PySR's default).
+    """
+    if rule not in CHOICES:
+        raise ValueError(f"unknown symbolic.choice {rule!r}; choose from {CHOICES}")
+    sc = scores(front)
+    best_loss = min(c.loss for c in front)
+    eligible = list(range(len(front)))
+    if rule == "best":
+        eligible = [i for i, c in enumerate(front) if c.loss <= tolerance * best_loss]
+    i = max(eligible, key=lambda i: (sc[i], -i))
+    why = (f"{rule}: score {sc[i]:.3g} (largest{' over the whole front' if rule == 'score' else ''}"
+           f"{f' among losses <= {tolerance} x {best_loss:.3g}' if rule == 'best' else ''})")
+    return front[i], why
 
 
 def trimmed(y: np.ndarray, keep: float) -> np.ndarray:
@@ -248,8 +281,88 @@ def describe(c: Candidate) -> dict:
     return {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
 
 
+def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
+                 context: dict | None = None) -> list[Candidate]:
+    """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
+    (``s.simplify``) every member's backward eliminations and rounded exponents refitted on all
+    samples (symdistill.simplify), all scored with one engine-neutral complexity. The constant
+    model heads the front, so the first real member's score says how much it explains."""
+    found: list[Candidate] = []
+    for k in range(max(1, s.restarts)):
+        found += engine.search(X, y, names, replace(s, seed=s.seed + k), context)
+    if not found:
+        return []
+    pool = [Candidate(1, float(np.var(y)), f"{float(np.mean(y)):.6g}")]
+    symbols = [sp.Symbol(n, real=True) for n in names]
+    for c in found:
+        expr = c.sympy.xreplace({sym: sp.Symbol(sym.name, real=True) for sym in c.sympy.free_symbols})
+        if not s.simplify:
+            pool.append(Candidate(simplify.complexity(expr), c.loss, str(expr)))
+            continue
+        for e, mse in simplify.variants(expr, symbols, X, y):
+            pool.append(Candidate(simplify.complexity(e), mse, to_sympy_string(str(e), names)))
+    return pareto(pool)
+
+
+def _evaluate(text: str, names: list[str], X: np.ndarray) -> np.ndarray:
+    """An expression's values on the rows of X (columns named ``names``)."""
+    fn = sp.lambdify([sp.Symbol(n, real=True) for n in names], parse_expression(text, names), "numpy")
+    with np.errstate(all="ignore"):
+        return np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (len(X),)).astype(float)
+
+
+def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int,
+                       s: SRSettings, context: dict) -> tuple[list[dict], dict]:
+    """One search for the radial scalar of a central force; every component rebuilt from each
+    front member with its direction and offset refitted by least squares (symdistill.central)."""
+    spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
+    dx, S = X[:, :dim], X[:, dim:]
+    dec = central.decompose(msgs, dx)
+    keep = trimmed(dec.radial, s.trim)
+    front = search_front(engine, S[keep], dec.radial[keep], scalars, s, context)
+    if not front:
+        raise RuntimeError(f"{s.engine} returned no usable expression for the radial law")
+    chosen, why = choose(front, s.choice, s.loss_tolerance)
+    comps = []
+    for k, c in enumerate(context["components"]):
+        members = []
+        for member in front:
+            g = _evaluate(member.expression, scalars, S[keep])
+            a, b, mse = central.refit_component(g, dx[keep], msgs[keep, k])
+            text = central.component_text(member.expression, a, b, spatial)
+            members.append(Candidate(member.complexity, mse, to_sympy_string(text, names)))
+        pick = members[front.index(chosen)]
+        comps.append({"component": int(c), "pareto": [describe(m) for m in members],
+                      "chosen": {**describe(pick), "reason": why}})
+    radial = {"alignment": dec.alignment, "C": dec.C.tolist(), "c": dec.c.tolist(),
+              "variables": scalars, "pareto": [describe(m) for m in front],
+              "chosen": {**describe(chosen), "reason": why}}
+    return comps, radial
+
+
+def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
+           components: list[int], model: str | None = None) -> tuple[list[dict], dict | None]:
+    """Laws for the message columns ``msgs`` [E, k] (components ``components`` of the model) on
+    edges X: by the central structure (one radial search) or one search per component."""
+    if s.structure not in STRUCTURES:
+        raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
+    if s.structure == "central" and engine.name != "eql":
+        return central_components(engine, X, msgs, names, dim, s, {"components": components, "model": model})
+    comps = []
+    for k, c in enumerate(components):
+        y = msgs[:, k]
+        keep = trimmed(y, s.trim)
+        front = search_front(engine, X[keep], y[keep], names, s, {"component": int(c), "model": model})
+        if not front:
+            raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
+        chosen, why = choose(front, s.choice, s.loss_tolerance)
+        comps.append({"component": int(c), "pareto": [describe(x) for x in front],
+                      "chosen": {**describe(chosen), "reason": why}})
+    return comps, None
+
+
 def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None) -> dict:
-    """Search a law for every selected message component of a message dump."""
+    """Search a law for the selected message components of a message dump."""
     sel = json.loads(Path(selected_path).read_text())
     engine = get_engine(s.engine)
     with h5py.File(messages_path, "r") as h:
@@ -260,18 +373,12 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
                 if k in ("law", "dim", "n", "variant", "seed", "potential")}
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
-    comps = []
-    for c in sel["components"]:
-        context = {"component": int(c), "model": str(model_path) if model_path else None}
-        y = msgs[rows, c]
-        keep = trimmed(y, s.trim)
-        front = pareto(engine.search(X[rows][keep], y[keep], names, s, context))
-        if not front:
-            raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
-        comps.append({"component": int(c), "pareto": [describe(x) for x in front],
-                      "chosen": describe(choose(front))})
-    return {**info, "engine": s.engine, "settings": asdict(s), "variables": names,
-            "versions": versions(), "components": comps}
+    comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
+                           sel["components"], str(model_path) if model_path else None)
+    out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
+    if radial is not None:
+        out["radial"] = radial
+    return {**out, "components": comps}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae")
 RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
-                    "complexity", "verdict", "best_on_front", "best_on_front_complexity")
+                    "complexity", "verdict", "best_on_front", "best_on_front_complexity", "reason")
 R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2_robust_acceleration")
 ROLLOUT_COLUMNS = ("sim", "dim", "n_train", "variant", "seed", "engine", "verdicts", "predictor", "condition",
                    "n", "systems", "node_r2", "rmse_10pct", "rmse_50pct", "rmse_final", "energy_drift",
@@ -107,7 +107,8 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                          "seed": f["seed"], "component": c["component"], "engine": f["engine"],
                          "expression": c["expression"], "complexity": c["complexity"],
                          "verdict": c["verdict"], "best_on_front": c["best_on_front"],
-                         "best_on_front_complexity": c["best_on_front_complexity"] or ""})
+                         "best_on_front_complexity": c["best_on_front_complexity"] or "",
+                         "reason": c.get("reason", "")})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]),
                              r["seed"], r["engine"], r["component"]))
     header = ["# Law recovery", "",
@@ -131,8 +132,30 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                          f"{count('verdict', 'wrong')} (front: {count('best_on_front', 'correct')}/"
                          f"{count('best_on_front', 'correct up to 1/m1')})")
         header.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
+    header += ["", *recovery_rates(rows, variants)]
     write_table(rows, RECOVERY_COLUMNS, out_csv, header)
     return rows
+
+
+def recovery_rates(rows: list[dict], variants: list[str]) -> list[str]:
+    """Markdown: correct chosen components / all components, per law and variant, over all seeds,
+    with a total per variant (the number to quote: it is not one seed's luck)."""
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [f"Recovery rate over seeds {seeds} (chosen expression correct / components):", "",
+             "| sim-dim-n (engine) | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    keys = sorted({(r["sim"], r["dim"], r["n"], r["engine"]) for r in rows})
+    total = {v: [0, 0] for v in variants}
+    for key in keys:
+        cells = []
+        for v in variants:
+            sel = [r for r in rows if (r["sim"], r["dim"], r["n"], r["engine"]) == key and r["variant"] == v]
+            ok = sum(r["verdict"] == "correct" for r in sel)
+            total[v][0] += ok
+            total[v][1] += len(sel)
+            cells.append(f"{ok}/{len(sel)}" if sel else "–")
+        lines.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
+    lines.append("| **all** | " + " | ".join(f"**{a}/{b}**" if b else "–" for a, b in total.values()) + " |")
+    return lines
 
 
 def rollout_table(rollout_files, out_csv) -> list[dict]:

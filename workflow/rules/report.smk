@@ -3,7 +3,10 @@
 
 rule report:
     input:
-        tables=[f"{RESULTS}/report/{t}.csv" for t in ("mae", "r2", "recovery", "rollout")],
+        tables=[
+            f"{RESULTS}/report/{t}.csv"
+            for t in ["mae", "r2", "recovery"] + (["rollout"] if rollout_inputs() else [])
+        ],
         fits=[model_path(*m, "fit.json") for m in models(config)],
         recovery=recovery_inputs(),
         rollouts=rollout_inputs(),
