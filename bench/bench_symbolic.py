@@ -22,7 +22,7 @@ import numpy as np
 
 from symdistill.config import load_config, sr_settings
 from symdistill.laws import get_law
-from symdistill.messages import edge_columns, pair_forces
+from symdistill.edges import edge_columns, pair_forces
 from symdistill.simulate import SimSettings, simulate
 from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, distil, get_engine
 from symdistill.verdict import judge

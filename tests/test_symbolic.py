@@ -88,15 +88,16 @@ def test_choice_rules_on_the_papers_own_front():
         choose(front, "magic")
 
 
-def test_central_decomposition_recovers_the_direction_map():
+@pytest.mark.parametrize("dim", [2, 3])
+def test_central_decomposition_recovers_the_direction_map(dim):
     """Messages that are any linear map of a central force: C M - c is parallel to dx."""
     from symdistill.central import decompose
 
     rng = np.random.default_rng(0)
-    dx = rng.standard_normal((3000, 2))
+    dx = rng.standard_normal((3000, dim))
     r = np.linalg.norm(dx, axis=1)
     F = (np.exp(-r) / r)[:, None] * dx  # any radial magnitude
-    A, b = np.array([[0.3, -1.2], [0.9, 0.4]]), np.array([0.5, -2.0])
+    A, b = rng.standard_normal((dim, dim)), rng.standard_normal(dim)
     M = F @ A.T + b
     dec = decompose(M, dx)
     assert dec.alignment > 0.9999
@@ -104,7 +105,8 @@ def test_central_decomposition_recovers_the_direction_map():
     cos = (recovered * dx).sum(1) / np.linalg.norm(recovered, axis=1) / r
     assert np.abs(cos).min() > 0.999
     # a non-central field (rotated by 90 degrees half the time) is not aligned
-    twisted = np.where((rng.random(3000) < 0.5)[:, None], F @ np.array([[0, -1], [1, 0]]).T, F)
+    turn = np.eye(dim)[[1, 0, *range(2, dim)]] * np.array([-1.0] + [1.0] * (dim - 1))[:, None]
+    twisted = np.where((rng.random(3000) < 0.5)[:, None], F @ turn.T, F)
     assert decompose(twisted @ A.T + b, dx).alignment < 0.99
 
 

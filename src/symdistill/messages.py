@@ -14,74 +14,49 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
-from symdistill.data import load_graphs
-from symdistill.expr import parse_expression
-from symdistill.laws import BUILTIN_LAWS, POTENTIAL_SYMBOLS, SOFTENING, Law
-from symdistill.models import fully_connected_edges, load_model
+from symdistill.edges import edge_columns, law_from_file, pair_forces
+from symdistill.laws import SOFTENING
 from symdistill.provenance import atomic_path, stamp
 
-SPATIAL = ("dx", "dy", "dz")
 
-
-def edge_columns(dim: int) -> list[str]:
-    """Names of the edge feature columns for a spatial dimension."""
-    if dim > 3:
-        return [f"dx{k}" for k in range(dim)] + ["r", "m1", "m2", "q1", "q2"]
-    return [*SPATIAL[:dim], "r", "m1", "m2", "q1", "q2"]
-
-
-def law_from_file(path) -> Law:
-    """The law a data or message file was made with, rebuilt from its stored potential expression."""
-    with h5py.File(path, "r") as f:
-        a = f.attrs
-        pot = parse_expression(str(a["potential"]), POTENTIAL_SYMBOLS, what=f"{path}: potential")
-        name = str(a["law"])
-        signed = a.get("signed_charges", BUILTIN_LAWS[name].signed_charges if name in BUILTIN_LAWS else False)
-        return Law(name, pot, float(a.get("dt", 0.0)), bool(signed), float(a.get("damping", 0.0)))
-
-
-def pair_forces(law: Law, features: np.ndarray, dim: int) -> np.ndarray:
-    """True force on the receiver from the sender, [E, dim], from the law's dU/dr."""
-    dx, r = features[:, :dim], features[:, dim]
-    m1, m2, q1, q2 = features[:, dim + 1 : dim + 5].T
-    g = law.force_magnitude()(r, m1, m2, q1, q2)
-    return -(g / np.maximum(r - SOFTENING, 1e-300))[:, None] * dx
-
-
-@torch.no_grad()
 def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     """Run the model on test graphs and write edge features, forces and messages to HDF5."""
-    model = load_model(model_path)
-    x, _ = load_graphs(data_path, "test", sample_every=1, max_graphs=max_graphs, dtype=torch.float32)
-    g, n, f = x.shape
-    dim = model.cfg.dim
-    edges = fully_connected_edges(n, g)
-    _, raw = model(x.reshape(g * n, f), edges)
-    msgs = model.messages(raw).numpy().astype(np.float64)
-    xs = x.reshape(g * n, f).numpy().astype(np.float64)
-    src, dst = edges.numpy()  # sender j, receiver i
-    recv, send = xs[dst], xs[src]
-    dx = recv[:, :dim] - send[:, :dim]
-    r = np.linalg.norm(dx, axis=1) + SOFTENING
-    q, m = dim * 2, dim * 2 + 1
-    feats = np.column_stack([dx, r, recv[:, m], send[:, m], recv[:, q], send[:, q]])
-    law = law_from_file(data_path)
-    force = pair_forces(law, feats, dim)
-    with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
-        stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
-              law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
-              seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
-              signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
-              msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
-        h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
-        h["messages"] = msgs
-        if model.cfg.variant == "kl":
-            h["logvar"] = raw[:, model.cfg.msg_dim :].numpy().astype(np.float64)
-        h["force"] = force
-        h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
-        h["graph"] = np.repeat(np.arange(g), n * (n - 1))
+    import torch  # only this step runs the network; selection stays light
+
+    from symdistill.data import load_graphs
+    from symdistill.models import fully_connected_edges, load_model
+
+    with torch.no_grad():
+        model = load_model(model_path)
+        x, _ = load_graphs(data_path, "test", sample_every=1, max_graphs=max_graphs, dtype=torch.float32)
+        g, n, f = x.shape
+        dim = model.cfg.dim
+        edges = fully_connected_edges(n, g)
+        _, raw = model(x.reshape(g * n, f), edges)
+        msgs = model.messages(raw).numpy().astype(np.float64)
+        xs = x.reshape(g * n, f).numpy().astype(np.float64)
+        src, dst = edges.numpy()  # sender j, receiver i
+        recv, send = xs[dst], xs[src]
+        dx = recv[:, :dim] - send[:, :dim]
+        r = np.linalg.norm(dx, axis=1) + SOFTENING
+        q, m = dim * 2, dim * 2 + 1
+        feats = np.column_stack([dx, r, recv[:, m], send[:, m], recv[:, q], send[:, q]])
+        law = law_from_file(data_path)
+        force = pair_forces(law, feats, dim)
+        with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
+            stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
+                  law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
+                  seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
+                  signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
+                  msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
+            h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
+            h["messages"] = msgs
+            if model.cfg.variant == "kl":
+                h["logvar"] = raw[:, model.cfg.msg_dim :].numpy().astype(np.float64)
+            h["force"] = force
+            h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
+            h["graph"] = np.repeat(np.arange(g), n * (n - 1))
     return Path(out)
 
 

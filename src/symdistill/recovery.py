@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symdistill.messages import law_from_file
+from symdistill.edges import law_from_file
 from symdistill.plots import pyplot, save
 from symdistill.provenance import atomic_path
 from symdistill.verdict import judge

@@ -31,7 +31,7 @@ from symdistill.data import load_graphs, node_features
 from symdistill.expr import parse_expression
 from symdistill.integrate import integrate
 from symdistill.laws import SOFTENING, Law
-from symdistill.messages import edge_columns, law_from_file
+from symdistill.edges import edge_columns, law_from_file
 from symdistill.models import GraphNetwork, fully_connected_edges, load_model
 from symdistill.nbody import NBody
 from symdistill.provenance import atomic_path, stamp

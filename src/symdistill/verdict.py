@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from symdistill.laws import SOFTENING, Law
-from symdistill.messages import edge_columns
+from symdistill.edges import edge_columns
 
 NUMERIC_R2 = 0.999
 SYMBOLIC_TOL = 0.05
