@@ -7,7 +7,7 @@ symbolic settings from config.yaml with one change) runs on every law with a gen
 budget, through the same ``symdistill.symbolic.distil`` the pipeline calls; the table gives the
 chosen law's verdict per component, whether the front holds the law, and the seconds taken.
 PySR runs only where Julia is installed (otherwise the reason is printed).
-Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01]
+Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] [--config config/custom.yaml]
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--noise", type=float, default=0.01, help="message noise, as a fraction of their std")
     p.add_argument("--settings", nargs="*", default=list(SETTINGS), help="rows of SETTINGS to run")
+    p.add_argument("--config", default=str(ROOT / "config.yaml"),
+                   help="config whose symbolic settings and custom_laws are used")
     a = p.parse_args()
-    cfg = load_config(ROOT / "config.yaml")
+    cfg = load_config(a.config)
     engines = ["operon"]
     try:
         PySREngine.check()
