@@ -58,7 +58,8 @@ def plot_fronts(result: dict, out_png) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("complexity")
         ax.set_ylabel("MSE")
-        ax.set_title(f"component {comp['component']}", fontsize=9)
+        reason = comp.get("reason", "")
+        ax.set_title(f"component {comp['component']}" + (f"\nchosen by {reason}" if reason else ""), fontsize=7)
         ax.legend(fontsize=7)
     save(fig, out_png, f"{result.get('law')} d={result.get('dim')} n={result.get('n')} "
          f"{result.get('variant')} ({result.get('engine')}); green = correct law")
