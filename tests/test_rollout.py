@@ -103,3 +103,44 @@ def test_distil_reads_out_a_hand_set_gnn_exactly(tmp_path):
     init = initial_states("test", BUILTIN_LAWS["spring"], data, 4, 2, RolloutSettings(systems=2))
     _, _, hit = rollout(bad.accelerations, init, np.arange(5) * 0.01, 1e-7, 1e-7, 1e3)
     assert hit.all()
+
+
+def test_true_trajectories_are_shared_and_models_are_compared_against_them(tmp_path):
+    """The truth is integrated once per data set; a GNN and a symbolic model of the same
+    function roll out identically against it; other rollout settings are refused, naming the file."""
+    import json
+
+    import h5py
+    import torch
+
+    from symdistill.models import GraphNetwork, ModelSettings, save_model
+    from symdistill.rollout import RolloutSettings, evaluate, read_truth, write_truth
+    from symdistill.simulate import SimSettings, simulate
+
+    data = simulate(SimSettings(law="spring", n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
+    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", msg_dim=2, hidden=4, layers=1,
+                                       node_output="newtonian"))
+    first, last = model.edge_model[0], model.edge_model[2]
+    with torch.no_grad():  # edge model = (dx, dy) exactly, node model = identity / mass
+        first.weight.zero_(), first.bias.zero_(), last.bias.zero_()
+        for k, (col, sign) in enumerate([(0, 1), (0, -1), (1, 1), (1, -1)]):
+            first.weight[k, col], first.weight[k, 6 + col] = sign, -sign
+        last.weight.copy_(torch.tensor([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0]]))
+        model.node_model.weight.copy_(torch.eye(2))
+    save_model(tmp_path / "best.pt", model)
+    (tmp_path / "rec.json").write_text(json.dumps(
+        {"engine": "operon", "components": [{"expression": "dx"}, {"expression": "dy"}]}))
+    s = RolloutSettings(systems=3, conditions=["test", "n8"], fit_graphs=50)
+    write_truth(data, s, tmp_path / "truth.h5", quiet=True)
+    times, truth = read_truth(tmp_path / "truth.h5", s)
+    init, true_pos, _ = truth["n8"]
+    assert true_pos.shape == (3, 30, 8, 2) and len(times) == 30
+    expected, _, _ = rollout(None, init, times, s.rtol, s.atol, np.inf, BUILTIN_LAWS["spring"])
+    np.testing.assert_array_equal(true_pos, expected)
+    rows = evaluate(tmp_path / "best.pt", tmp_path / "rec.json", data, tmp_path / "truth.h5", s,
+                    tmp_path / "out.h5", quiet=True)
+    assert len(rows) == 4
+    with h5py.File(tmp_path / "out.h5") as h:
+        np.testing.assert_allclose(h["n8/gnn/rmse_median"][:], h["n8/symbolic/rmse_median"][:], atol=1e-6)
+    with pytest.raises(ValueError, match="truth.h5"):
+        read_truth(tmp_path / "truth.h5", RolloutSettings(systems=4, conditions=["test", "n8"], fit_graphs=50))

@@ -218,39 +218,76 @@ def initial_states(cond: str, law: Law, data_path, n: int, dim: int, s: RolloutS
                                spread=spec.get("spread", 1.0), mass_sigma=spec.get("mass_sigma", 1.0))
 
 
-def evaluate(model_path, recovery_path, data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> list[dict]:
-    """Roll out the true law, the GNN and its symbolic model under every condition; write curves
-    and example trajectories to ``out_h5`` and return one table row per predictor and condition."""
+def _times(data_path, s: RolloutSettings) -> np.ndarray:
+    """Recorded times of every rollout of a data set: its own steps and dt unless ``frames`` is set."""
+    with h5py.File(data_path, "r") as f:
+        steps, dt = f["positions"].shape[1], float(f.attrs["dt"])
+    return np.arange(s.frames or steps) * dt
+
+
+def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> None:
+    """Integrate the true simulator once per data set and condition (every model of the data
+    set is compared against the same trajectories): initial states and true positions, velocities."""
     unknown = [c for c in s.conditions if c not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
+    law = law_from_file(data_path)
+    with h5py.File(data_path, "r") as f:
+        n, dim = (int(v) for v in f["positions"].shape[2:])
+    times = _times(data_path, s)
+    with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
+        stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n)
+        h["times"] = times
+        for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
+            init = initial_states(cond, law, data_path, n, dim, s)
+            pos, vel, _ = rollout(None, init, times, s.rtol, s.atol, np.inf, law)
+            g = h.create_group(cond)
+            for key, value in init.items():
+                g[f"init/{key}"] = value
+            g["positions"], g["velocities"] = pos, vel
+
+
+def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict]:
+    """Times and, per condition, (initial states, true positions, true velocities) written by
+    ``write_truth`` with the same settings; other settings are an error naming the file."""
+    with h5py.File(truth_h5, "r") as h:
+        if json.loads(h.attrs["settings"]) != json.loads(json.dumps(asdict(s), default=str)):
+            raise ValueError(f"{truth_h5} was written with other rollout settings; rerun its rule")
+        out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])
+               for c in s.conditions}
+        return h["times"][:], out
+
+
+def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSettings, out_h5,
+             quiet: bool = False) -> list[dict]:
+    """Roll out the GNN and its symbolic model under every condition against the true
+    trajectories of ``truth_path``; write curves and example trajectories to ``out_h5`` and
+    return one table row per predictor and condition."""
     model = load_model(model_path)
     rec = json.loads(Path(recovery_path).read_text())
     law = law_from_file(data_path)
     exprs = [c["expression"] for c in rec["components"]]
     sym = distil(model, exprs, data_path, s.fit_graphs)
+    times, truth = read_truth(truth_path, s)
     with h5py.File(data_path, "r") as f:
         n, dim = f["positions"].shape[2:]
-        steps, dt = f["positions"].shape[1], float(f.attrs["dt"])
         cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
-    times = np.arange(s.frames or steps) * dt
-    predictors = {"true": None, "gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
+    predictors = {"gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
     rows = []
-    bar = tqdm(total=len(s.conditions) * 3, desc=f"rollout {law.name} {model.cfg.variant}", disable=quiet,
-               file=sys.stderr)
+    bar = tqdm(total=len(s.conditions) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
+               disable=quiet, file=sys.stderr)
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
         stamp(h, asdict(s), model=str(model_path), recovery=str(recovery_path), data=str(data_path),
-              law=law.name, variant=model.cfg.variant, engine=rec["engine"], dim=int(dim), n=int(n),
-              expressions=json.dumps(exprs), W=sym.W, v=sym.v, node_r2=sym.node_r2,
-              divide_by_mass=sym.divide_by_mass)
+              truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
+              dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
+              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass)
         h["times"] = times
         for cond in s.conditions:
-            init = initial_states(cond, law, data_path, int(n), int(dim), s)
+            init, true_pos, true_vel = truth[cond]
             traj = {}
             for name, fn in predictors.items():
-                traj[name] = rollout(fn, init, times, s.rtol, s.atol, cap, law)
+                traj[name] = rollout(fn, init, times, s.rtol, s.atol, cap)
                 bar.update()
-            true_pos, true_vel, _ = traj["true"]
             e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"])
             g = h.create_group(cond)
             g["true_positions_example"] = true_pos[0]
@@ -286,18 +323,26 @@ def evaluate(model_path, recovery_path, data_path, s: RolloutSettings, out_h5, q
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="best.pt of a trained GNN")
-    p.add_argument("--recovery", required=True, help="recovery_<engine>.json: the chosen expressions")
-    p.add_argument("--data", required=True, help="the data set the model was trained on")
-    p.add_argument("--settings", default="{}", help="JSON object of RolloutSettings fields")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", required=True, help="rollout HDF5 (curves, examples; rows in attrs)")
-    p.add_argument("--quiet", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("truth", help="integrate the true simulator once per data set and condition")
+    ev = sub.add_parser("models", help="roll out a GNN and its symbolic model against the true trajectories")
+    ev.add_argument("--model", required=True, help="best.pt of a trained GNN")
+    ev.add_argument("--recovery", required=True, help="recovery_<engine>.json: the chosen expressions")
+    ev.add_argument("--truth", required=True, help="true trajectories written by `symdistill-rollout truth`")
+    for q in (tr, ev):
+        q.add_argument("--data", required=True, help="the data set (the model's training data)")
+        q.add_argument("--settings", default="{}", help="JSON object of RolloutSettings fields")
+        q.add_argument("--threads", type=int, default=1)
+        q.add_argument("--out", required=True, help="output HDF5")
+        q.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
         s = RolloutSettings(**json.loads(a.settings))
-        evaluate(a.model, a.recovery, a.data, s, a.out, a.quiet)
+        if a.command == "truth":
+            write_truth(a.data, s, a.out, a.quiet)
+        else:
+            evaluate(a.model, a.recovery, a.data, a.truth, s, a.out, a.quiet)
     except (OSError, ValueError, KeyError, TypeError) as err:
         sys.exit(f"symdistill-rollout: {err}")
     print(f"wrote {a.out}")
