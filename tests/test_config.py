@@ -52,8 +52,11 @@ def test_eql_models_and_settings():
     assert ("r2", 3, 4, "eql", 0) in models(cfg) and ("spring", 3, 4, "eql", 0) not in models(cfg)
     s = train_settings(cfg, 4, "eql", 3)
     assert s["eql_inputs"][:3] == ["dx", "dy", "dz"] and s["node_output"] == "newtonian"
-    with pytest.raises(ConfigError, match="eql.simulations.0"):
-        validate_config({"simulations": ["spring"], "eql": {"simulations": ["r1"]}})
+    # narrowing the laws narrows the GNN+EQL list (README: --config 'simulations=[spring]')
+    assert validate_config({"simulations": ["spring"], "eql": {"simulations": ["r1", "spring"]}})[
+        "eql"]["simulations"] == ["spring"]
+    with pytest.raises(ConfigError, match="eql.simulations.0.*'nope'"):
+        validate_config({"simulations": ["spring"], "eql": {"simulations": ["nope"]}})
 
 
 def test_bad_files(tmp_path):

@@ -70,9 +70,10 @@ def validate_config(config: dict) -> dict:
                 get_law(name, cfg["custom_laws"])
             except ExpressionError as err:
                 problems.append(str(err))
-        for i, name in enumerate(cfg["eql"]["simulations"]):
-            if name not in cfg["simulations"]:
-                problems.append(f"config key 'eql.simulations.{i}': {name!r} is not in 'simulations'")
+        for i, name in enumerate(cfg["eql"]["simulations"]):  # a known law outside 'simulations'
+            if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # is narrowed away
+                problems.append(f"config key 'eql.simulations.{i}': unknown simulation {name!r}")
+        cfg["eql"]["simulations"] = [s for s in cfg["eql"]["simulations"] if s in cfg["simulations"]]
         for name in cfg["simulate"]["dt"]:
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
                 problems.append(f"config key 'simulate.dt.{name}': unknown simulation {name!r}")
