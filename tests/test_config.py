@@ -89,3 +89,28 @@ def test_conda_envs_match_pyproject():
                 listed.add(name(d))
     assert wanted <= listed, f"missing from envs/: {sorted(wanted - listed)}"
     assert listed <= wanted | {"pip"}, f"in envs/ but not pyproject: {sorted(listed - wanted - {'pip'})}"
+
+
+@pytest.mark.parametrize(
+    "potential, reason",
+    [
+        ("log(-r)", "not real and finite"),  # NaN energy
+        ("sqrt(-r)", "not real and finite"),  # NaN force
+        ("sqrt(r - 1)", "not real and finite"),  # complex inside r < 1
+        ("1/0", "infinite or undefined"),
+        ("m1*m2", "zero everywhere"),  # no force
+        ("(((10**100)**100)**100)**100", "beyond 1e300"),  # would hang sympy's exact arithmetic
+        ("+".join(["r"] * 3000), "nested too deeply"),
+        ("-" * 5000 + "r", "nested too deeply"),
+    ],
+)
+def test_unphysical_potentials_are_refused_naming_the_key(potential, reason):
+    """Physics input is checked before any job, in bounded time, with the key and the reason."""
+    with pytest.raises(ConfigError, match="custom_laws.mine.potential") as err:
+        validate_config({"custom_laws": {"mine": {"potential": potential}}, "simulations": ["mine"]})
+    assert reason in str(err.value) and len(str(err.value)) < 400
+
+
+def test_physical_potentials_pass():
+    for potential in ("q1*q2*exp(-r)/r", "m1*m2*r**3/3", "Piecewise((0, r < 2), ((r - 1)**2, True))"):
+        validate_config({"custom_laws": {"mine": {"potential": potential}}, "simulations": ["mine"]})

@@ -13,7 +13,7 @@ import jsonschema
 import yaml
 
 from symdistill.expr import ExpressionError
-from symdistill.laws import BUILTIN_LAWS, get_law
+from symdistill.laws import BUILTIN_LAWS, check_law, get_law
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -67,9 +67,11 @@ def validate_config(config: dict) -> dict:
                 )
         for name in cfg["custom_laws"]:
             try:
-                get_law(name, cfg["custom_laws"])
+                check_law(get_law(name, cfg["custom_laws"]))
             except ExpressionError as err:
                 problems.append(str(err))
+            except ValueError as err:
+                problems.append(f"config key 'custom_laws.{name}.potential': {err}")
         for i, name in enumerate(cfg["eql"]["simulations"]):  # a known law outside 'simulations'
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # is narrowed away
                 problems.append(f"config key 'eql.simulations.{i}': unknown simulation {name!r}")

@@ -9,6 +9,7 @@ rejected with an :class:`ExpressionError` that names the offending part.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Iterable
 
 import sympy as sp
@@ -51,6 +52,9 @@ _BINOPS = {
 _COMPARE = {ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge}
 _MAX_LENGTH = 10_000
 _MAX_POWER = 100
+_MAX_NODES = 5_000  # syntax-tree nodes
+_MAX_DEPTH = 200  # nesting depth of the syntax tree
+_MAX_LOG10 = 300  # numeric constants beyond 1e300 in magnitude are refused
 
 
 class ExpressionError(ValueError):
@@ -68,10 +72,14 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
         raise ExpressionError(f"{what}: expression longer than {_MAX_LENGTH} characters")
     allowed = {name: sp.Symbol(name, real=True) for name in symbols}
     source = text.strip().replace("^", "**")
+    short = text if len(text) <= 60 else text[:57] + "..."
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
-        raise ExpressionError(f"{what}: cannot parse {text!r}: {err.msg}") from None
+        raise ExpressionError(f"{what}: cannot parse {short!r}: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"{what}: expression {short!r} is nested too deeply to parse") from None
+    _check_size(tree, what, short)
 
     def build(node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Expression):
@@ -80,7 +88,7 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
             if isinstance(node.value, bool):
                 return sp.true if node.value else sp.false
             if not isinstance(node.value, (int, float)):
-                raise ExpressionError(f"{what}: constant {node.value!r} is not a number in {text!r}")
+                raise ExpressionError(f"{what}: constant {node.value!r} is not a number in {short!r}")
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
         if isinstance(node, ast.Name):
             if node.id in allowed:
@@ -88,13 +96,16 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
             if node.id in CONSTANTS:
                 return CONSTANTS[node.id]
             raise ExpressionError(
-                f"{what}: unknown name {node.id!r} in {text!r}; allowed symbols are "
+                f"{what}: unknown name {node.id!r} in {short!r}; allowed symbols are "
                 f"{sorted(allowed)} and constants {sorted(CONSTANTS)}"
             )
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = build(node.left), build(node.right)
-            if isinstance(node.op, ast.Pow) and right.is_number and abs(float(right)) > _MAX_POWER:
-                raise ExpressionError(f"{what}: exponent {right} too large in {text!r}")
+            if isinstance(node.op, ast.Pow) and right.is_number:
+                if abs(float(right)) > _MAX_POWER:
+                    raise ExpressionError(f"{what}: exponent {right} too large in {short!r}")
+                if left.is_number and left != 0 and abs(float(right)) * abs(_log10(left)) > _MAX_LOG10:
+                    raise ExpressionError(f"{what}: constant {ast.unparse(node)!r} is beyond 1e{_MAX_LOG10}")
             return _BINOPS[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = build(node.operand)
@@ -103,11 +114,11 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
                 raise ExpressionError(
-                    f"{what}: call to {name!r} is not allowed in {text!r}; allowed functions are "
+                    f"{what}: call to {name!r} is not allowed in {short!r}; allowed functions are "
                     f"{sorted(FUNCTIONS)}"
                 )
             if node.keywords:
-                raise ExpressionError(f"{what}: keyword arguments are not allowed in {text!r}")
+                raise ExpressionError(f"{what}: keyword arguments are not allowed in {short!r}")
             return FUNCTIONS[node.func.id](*[build(arg) for arg in node.args])
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
             return _COMPARE[type(node.ops[0])](build(node.left), build(node.comparators[0]))
@@ -116,13 +127,39 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
         if isinstance(node, ast.Attribute):
             raise ExpressionError(f"{what}: attribute access {ast.unparse(node)!r} is not allowed")
         raise ExpressionError(
-            f"{what}: {type(node).__name__} {ast.unparse(node)!r} is not allowed in {text!r}"
+            f"{what}: {type(node).__name__} {ast.unparse(node)!r} is not allowed in {short!r}"
         )
 
     try:
         expr = build(tree)
-    except (TypeError, ValueError, ZeroDivisionError) as err:
+    except RecursionError:
+        raise ExpressionError(f"{what}: expression {short!r} is nested too deeply") from None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as err:
         if isinstance(err, ExpressionError):
             raise
-        raise ExpressionError(f"{what}: invalid expression {text!r}: {err}") from None
-    return sp.sympify(expr)
+        raise ExpressionError(f"{what}: invalid expression {short!r}: {err}") from None
+    expr = sp.sympify(expr)
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise ExpressionError(f"{what}: {short!r} is infinite or undefined (e.g. a division by zero)")
+    return expr
+
+
+def _log10(x: sp.Expr) -> float:
+    """log10 |x| of a sympy number, without overflowing a float."""
+    try:
+        return math.log10(abs(float(x)))
+    except OverflowError:
+        return _MAX_LOG10 + 1.0
+
+
+def _check_size(tree: ast.AST, what: str, short: str) -> None:
+    """Refuse trees with too many nodes or too deep a nesting, in time linear in the tree."""
+    count, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > _MAX_NODES:
+            raise ExpressionError(f"{what}: expression {short!r} has more than {_MAX_NODES} parts")
+        if depth > _MAX_DEPTH:
+            raise ExpressionError(f"{what}: expression {short!r} is nested deeper than {_MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))

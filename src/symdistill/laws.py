@@ -76,6 +76,30 @@ BUILTIN_LAWS: dict[str, Law] = {
 }
 
 
+def check_law(law: Law) -> None:
+    """Refuse a potential that cannot drive a simulation: U or dU/dr not real and finite on a
+    grid of distances (0.05 to 10), masses and charges, or a force that is zero everywhere.
+    Raises ValueError with the reason (the caller names the config key)."""
+    rng = np.random.default_rng(0)
+    rr = np.repeat(np.geomspace(0.05, 10.0, 60), 8) + SOFTENING
+    mm1, mm2 = np.exp(rng.normal(size=(2, rr.size)))
+    qq1, qq2 = (rng.choice([-1.0, 1.0], size=(2, rr.size)) if law.signed_charges
+                else rng.normal(size=(2, rr.size)))
+    for what, expr in (("potential", law.potential), ("force dU/dr", law.dudr)):
+        try:
+            with np.errstate(all="ignore"):
+                values = np.asarray(_lambdify(expr)(rr, mm1, mm2, qq1, qq2))
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError) as err:
+            raise ValueError(f"the {what} {expr} cannot be evaluated: {err}") from None
+        if np.iscomplexobj(values) or not np.isfinite(values).all():
+            bad = ~np.isfinite(values) | (np.imag(values) != 0 if np.iscomplexobj(values) else False)
+            where = rr[np.asarray(bad)]
+            raise ValueError(f"the {what} {expr} is not real and finite for r > 0 (e.g. at r = "
+                             f"{where.min() - SOFTENING:.3g})")
+    if law.dudr == 0 or not np.any(_lambdify(law.dudr)(rr, mm1, mm2, qq1, qq2)):
+        raise ValueError(f"the force dU/dr of {law.potential} is zero everywhere: nothing to learn")
+
+
 def get_law(name: str, custom: dict | None = None) -> Law:
     """Look up a built-in law, or build one from the config's ``custom_laws`` entry of that name."""
     custom = custom or {}
