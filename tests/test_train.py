@@ -103,6 +103,29 @@ def test_divergence_names_the_step(spring_data, tmp_path):
         train(spring_data, tmp_path, s, quiet=True)
 
 
+@pytest.mark.parametrize("schedule", ["onecycle", "constant"])
+def test_blow_up_without_nan_is_caught_and_no_model_is_written(spring_data, tmp_path, schedule):
+    """A loss that grows huge but stays finite stops the run; nothing downstream sees the model,
+    and a checkpoint, if any, is one whose validation error is not blown up."""
+    s = TrainSettings(variant="standard", **{**TINY, "lr": 1e6, "schedule": schedule})
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        train(spring_data, tmp_path, s, quiet=True)
+    assert not (tmp_path / "best.pt").exists() and not (tmp_path / "metrics.json").exists()
+    if (tmp_path / "checkpoint.pt").exists():
+        t = Trainer(spring_data, tmp_path, s, quiet=True)  # resumes from it
+        assert t.evaluate(t.vx, t.vy) < s.explode_factor * t.zero_val
+
+
+def test_cli_exits_non_zero_on_divergence(spring_data, tmp_path):
+    from symdistill.train import main
+
+    settings = json.dumps({**TINY, "lr": 1e6})
+    with pytest.raises(SystemExit) as err:
+        main(["--data", str(spring_data), "--out", str(tmp_path), "--variant", "standard",
+              "--settings", settings, "--quiet"])
+    assert "diverged" in str(err.value.code)
+
+
 def test_bad_variant_is_named():
     with pytest.raises(ValueError, match="unknown model variant 'huge'"):
         TrainSettings(variant="huge").model_settings(2)

@@ -12,7 +12,7 @@ import numpy as np
 
 from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
-MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae")
+MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae", "zero_val_mae", "converged")
 RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
                     "complexity", "verdict", "best_on_front", "best_on_front_complexity", "reason")
 R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2_robust_acceleration")
@@ -66,11 +66,17 @@ def mae_table(metrics_files, out_csv) -> list[dict]:
     for path in metrics_files:
         m = json.loads(Path(path).read_text())
         rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
-                     "seed": m["seed"], "test_mae": m["test_mae"]})
+                     "seed": m["seed"], "test_mae": m["test_mae"],
+                     "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", "")})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], r["variant"], r["seed"]))
     header = ["# Test MAE on accelerations", "",
               "Ours, with the paper's value in parentheses where it reports one (same sim and dim;",
               "the paper trained far longer on 10,000 simulations).", ""]
+    unconverged = [f"{r['sim']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']}" for r in rows
+                   if r["converged"] is False]
+    if unconverged:
+        header += ["**Not converged** (validation MAE no better than predicting zero): "
+                   + ", ".join(unconverged), ""]
     header += pivot(rows, "test_mae", MAE_PAPER, lambda r: (r["sim"], r["dim"]))
     write_table(rows, MAE_COLUMNS, out_csv, header)
     return rows

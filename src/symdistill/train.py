@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class TrainSettings:
     val_graphs: int = 2048
     checkpoint_every: int = 500
     grad_clip: float = 0.0  # max gradient norm (0: no clipping)
-    explode_factor: float = 1e3  # stop when loss exceeds this multiple of its early median
+    explode_factor: float = 1e3  # stop when the running loss exceeds this multiple of its best or of predicting zero
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = False  # bfloat16 autocast on GPU
@@ -93,6 +94,10 @@ class TrainSettings:
 
 class TrainingDiverged(RuntimeError):
     """Loss became NaN/inf or exploded; the last good checkpoint is kept."""
+
+
+#: losses in the running median that the divergence check compares (robust to single batches)
+WINDOW = 50
 
 
 def pick_device(name: str) -> torch.device:
@@ -154,6 +159,10 @@ class Trainer:
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
         self.step, self.best_val, self.best_state = 0, math.inf, None
+        # the scales a diverged run is judged against: the loss and MAE of predicting zero
+        self.zero_loss = float(self.y.abs().sum(dim=(1, 2)).mean())
+        self.zero_val = float(self.vy.abs().mean())
+        self.best_running = math.inf
         self.history: dict[str, list[float]] = {"loss": [], "mae": [], "lr": [], "val_step": [], "val_mae": []}
         self.edges: dict[int, torch.Tensor] = {}
         self.digest = config_hash({"train": s.hashed(), "data": self.data_hash})
@@ -212,11 +221,12 @@ class Trainer:
         mask[torch.topk(std, keep).indices] = 1.0
         self.model.mask.copy_(mask * self.model.mask)
 
-    def train_step(self, check: list[float] | None = None) -> tuple[float, float]:
+    def train_step(self, check: deque | None = None) -> tuple[float, float]:
         """One optimiser step on a random augmented batch; returns (loss, MAE) before the step.
 
-        ``check`` collects early losses; a NaN/inf loss, or one far above their median, stops
-        training before the weights are touched.
+        ``check`` holds the last WINDOW losses; a NaN/inf loss, or a running median far above
+        its best so far or above the loss of predicting zero, stops training before the weights
+        are touched.
         """
         s = self.s
         idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
@@ -227,13 +237,17 @@ class Trainer:
         loss, mae = self.loss(x, y)
         value = loss.item()
         if check is not None:
-            if len(check) < 20:
-                check.append(value)
-            limit = s.explode_factor * float(np.median(check))
-            if not math.isfinite(value) or (len(check) >= 20 and value > limit):
+            check.append(value)
+            running = float(np.median(check)) if len(check) == check.maxlen else math.nan
+            if running < self.best_running:
+                self.best_running = running
+            reference = s.explode_factor * min(self.best_running, self.zero_loss)
+            if not math.isfinite(value) or running > s.explode_factor * self.zero_loss or (
+                    running > s.explode_factor * self.best_running):
                 raise TrainingDiverged(
-                    f"training diverged at step {self.step}: loss {value:.4g} (early median "
-                    f"{np.median(check):.4g}); last good checkpoint kept at {self.ckpt} "
+                    f"training diverged at step {self.step}: loss {value:.4g}, running median "
+                    f"{running:.4g} (best {self.best_running:.4g}, predicting zero {self.zero_loss:.4g}, "
+                    f"limit {reference:.4g}); last good checkpoint kept at {self.ckpt} "
                     f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
                 )
         self.opt.zero_grad(set_to_none=True)
@@ -252,7 +266,7 @@ class Trainer:
         s = self.s
         prune_every = s.prune_every or max(1, s.steps // 100)
         probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
-        early: list[float] = []
+        early: deque = deque(maxlen=WINDOW)
         start = time.perf_counter() - self.elapsed
         self.model.train()
         with tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
@@ -287,6 +301,15 @@ class Trainer:
         return self._finish()
 
     def _checkpoint(self) -> None:
+        """Save the full training state, only if the model is not blown up (so the kept
+        checkpoint is always a good one to resume from)."""
+        val = self.history["val_mae"][-1] if self.history["val_step"][-1:] == [self.step] else \
+            self.evaluate(self.vx[:256], self.vy[:256])
+        if not math.isfinite(val) or val > self.s.explode_factor * self.zero_val:
+            raise TrainingDiverged(
+                f"training diverged by step {self.step}: validation MAE {val:.4g} against "
+                f"{self.zero_val:.4g} for predicting zero; checkpoint not overwritten, last good one "
+                f"kept at {self.ckpt} ({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?")
         blob = {
             "digest": self.digest, "step": self.step, "elapsed": self.elapsed,
             "model_settings": asdict(self.model.cfg), "state_dict": self.model.state_dict(),
@@ -313,6 +336,13 @@ class Trainer:
 
     def _finish(self) -> dict:
         s = self.s
+        if not math.isfinite(self.best_val):
+            raise TrainingDiverged(f"training ended without a finite validation MAE; no model written to {self.out}")
+        converged = self.best_val < self.zero_val
+        if not converged:
+            print(f"warning: best validation MAE {self.best_val:.4g} is no better than predicting zero "
+                  f"({self.zero_val:.4g}): the model has not converged (metrics.json: converged false)",
+                  file=sys.stderr)
         info = {"train_settings": asdict(s), "data": str(self.data_path), **self.meta}
         save_model(self.out / "last.pt", self.model, step=self.step, **info)
         if self.best_state is not None:
@@ -323,7 +353,8 @@ class Trainer:
         metrics = {
             **self.meta,
             "variant": s.variant, "seed": s.seed, "steps": self.step, "test_mae": test_mae,
-            "best_val_mae": self.best_val, "train_seconds": self.elapsed,
+            "best_val_mae": self.best_val, "zero_val_mae": self.zero_val, "converged": converged,
+            "train_seconds": self.elapsed,
             "steps_per_second": self.step / max(self.elapsed, 1e-9), "device": str(self.device),
             "unmasked_components": int(self.model.mask.sum().item()),
         }
