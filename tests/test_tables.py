@@ -28,3 +28,34 @@ def test_recovery_rate_over_seeds(tmp_path):
     assert "| spring-2-4 (operon) | 3/4 | – |" in md
     assert "| r2-2-4 (operon) | 1/2 | 0/2 |" in md
     assert "| **all** | **4/6** | **0/2** |" in md
+
+
+def test_table_cli_names_a_bad_input_in_one_line(tmp_path):
+    import pytest
+
+    from symdistill.tables import main
+
+    good = _recovery(tmp_path / "good.json", "spring", "bottleneck", 0, ["correct", "correct"])
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "old.json").write_text(json.dumps({"law": "spring"}))
+    for bad, what in [("bad.json", "not valid JSON"), ("old.json", "lacks 'components'"), ("nope.json", "does not exist")]:
+        with pytest.raises(SystemExit) as err:
+            main(["recovery", "--out", str(tmp_path / "t.csv"), str(good), str(tmp_path / bad)])
+        msg = str(err.value.code)
+        assert msg.startswith("symdistill-table: input ") and bad in msg and what in msg and "\n" not in msg
+    assert not (tmp_path / "t.csv").exists()  # nothing half-written
+
+
+def test_mae_table_flags_an_unconverged_model(tmp_path):
+    from symdistill.tables import mae_table
+
+    files = []
+    for variant, mae, ok in [("bottleneck", 0.03, True), ("kl", 3.2, False)]:
+        path = tmp_path / f"{variant}.json"
+        path.write_text(json.dumps({"law": "spring", "dim": 2, "n": 4, "variant": variant, "seed": 0,
+                                    "test_mae": mae, "zero_val_mae": 3.1, "converged": ok}))
+        files.append(path)
+    rows = mae_table(files, tmp_path / "mae.csv")
+    assert [r["converged"] for r in rows] == [True, False]
+    assert "**Not converged** (validation MAE no better than predicting zero): spring-2-4 kl s0" in (
+        tmp_path / "mae.md").read_text()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from symdistill.provenance import atomic_path
 from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae", "zero_val_mae", "converged")
@@ -48,26 +52,43 @@ def pivot(rows: list[dict], value: str, published: dict | None, key) -> list[str
     return lines
 
 
+@contextlib.contextmanager
+def reading(path) -> Iterator[None]:
+    """Turn a missing, unreadable or malformed per-model input into one ValueError naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ValueError(f"input {path} does not exist") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"input {path} is not valid JSON ({err})") from None
+    except (KeyError, TypeError, IndexError) as err:
+        raise ValueError(f"input {path} lacks {err} (written by another version or truncated?)") from None
+    except OSError as err:
+        raise ValueError(f"input {path} cannot be read ({err})") from None
+
+
 def write_table(rows: list[dict], columns, out_csv: str | Path, header: list[str] | None = None) -> None:
     """Write rows as CSV and a Markdown twin (same name, .md): optional header, then all rows."""
     out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    with out_csv.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    lines = (header + ["", "All rows:", ""] if header else []) + markdown(rows, columns)
-    out_csv.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    with atomic_path(out_csv) as tmp:
+        with tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+        lines = (header + ["", "All rows:", ""] if header else []) + markdown(rows, columns)
+        with atomic_path(out_csv.with_suffix(".md")) as md:
+            md.write_text("\n".join(lines) + "\n")
 
 
 def mae_table(metrics_files, out_csv) -> list[dict]:
     """Test-set acceleration MAE of every trained model (the paper's Table 3 analogue)."""
     rows = []
     for path in metrics_files:
-        m = json.loads(Path(path).read_text())
-        rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
-                     "seed": m["seed"], "test_mae": m["test_mae"],
-                     "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", "")})
+        with reading(path):
+            m = json.loads(Path(path).read_text())
+            rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
+                         "seed": m["seed"], "test_mae": m["test_mae"],
+                         "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", "")})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], r["variant"], r["seed"]))
     header = ["# Test MAE on accelerations", "",
               "Ours, with the paper's value in parentheses where it reports one (same sim and dim;",
@@ -86,11 +107,12 @@ def r2_table(fit_files, out_csv) -> list[dict]:
     """Robust and plain R^2 of the selected messages against the true force, per model."""
     rows = []
     for path in fit_files:
-        f = json.loads(Path(path).read_text())
-        rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
-                     "seed": f["seed"], "r2_plain": f["force"]["r2_plain"],
-                     "r2_robust": f["force"]["r2_robust"],
-                     "r2_robust_acceleration": f["acceleration"]["r2_robust"]})
+        with reading(path):
+            f = json.loads(Path(path).read_text())
+            rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
+                         "seed": f["seed"], "r2_plain": f["force"]["r2_plain"],
+                         "r2_robust": f["force"]["r2_robust"],
+                         "r2_robust_acceleration": f["acceleration"]["r2_robust"]})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]), r["seed"]))
     header = ["# Message-force R² (robust: worst 10% of residuals dropped)", "",
               "Ours, with the MPhil reproduction's robust R² in parentheses (2-D, n = 4):", ""]
@@ -107,14 +129,15 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
     """One row per message component: the chosen expression, its verdict, the best on the front."""
     rows = []
     for path in recovery_files:
-        f = json.loads(Path(path).read_text())
-        for c in f["components"]:
-            rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
-                         "seed": f["seed"], "component": c["component"], "engine": f["engine"],
-                         "expression": c["expression"], "complexity": c["complexity"],
-                         "verdict": c["verdict"], "best_on_front": c["best_on_front"],
-                         "best_on_front_complexity": c["best_on_front_complexity"] or "",
-                         "reason": c.get("reason", "")})
+        with reading(path):
+            f = json.loads(Path(path).read_text())
+            for c in f["components"]:
+                rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
+                             "seed": f["seed"], "component": c["component"], "engine": f["engine"],
+                             "expression": c["expression"], "complexity": c["complexity"],
+                             "verdict": c["verdict"], "best_on_front": c["best_on_front"],
+                             "best_on_front_complexity": c["best_on_front_complexity"] or "",
+                             "reason": c.get("reason", "")})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]),
                              r["seed"], r["engine"], r["component"]))
     header = ["# Law recovery", "",
@@ -169,7 +192,7 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
     final position error: GNN / symbolic per condition."""
     rows = []
     for path in rollout_files:
-        with h5py.File(path, "r") as f:
+        with reading(path), h5py.File(path, "r") as f:
             rows += json.loads(f.attrs["rows"])
     key = lambda r: (r["sim"], r["dim"], r["n_train"], VARIANT_ORDER.index(r["variant"]), r["seed"], r["engine"])  # noqa: E731
     rows.sort(key=key)  # stable: conditions stay in the order they were run
@@ -197,12 +220,15 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("table", choices=["mae", "r2", "recovery", "rollout"])
-    p.add_argument("--out", required=True)
-    p.add_argument("inputs", nargs="+")
+    p.add_argument("table", choices=["mae", "r2", "recovery", "rollout"], help="which table to write")
+    p.add_argument("--out", required=True, help="output CSV (a Markdown .md is written beside it)")
+    p.add_argument("inputs", nargs="+", help="per-model result files the table gathers")
     a = p.parse_args(argv)
     tables = {"mae": mae_table, "r2": r2_table, "recovery": recovery_table, "rollout": rollout_table}
-    tables[a.table](a.inputs, a.out)
+    try:
+        tables[a.table](a.inputs, a.out)
+    except ValueError as err:
+        sys.exit(f"symdistill-table: {err}")
 
 
 if __name__ == "__main__":
