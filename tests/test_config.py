@@ -114,3 +114,32 @@ def test_unphysical_potentials_are_refused_naming_the_key(potential, reason):
 def test_physical_potentials_pass():
     for potential in ("q1*q2*exp(-r)/r", "m1*m2*r**3/3", "Piecewise((0, r < 2), ((r - 1)**2, True))"):
         validate_config({"custom_laws": {"mine": {"potential": potential}}, "simulations": ["mine"]})
+
+
+@pytest.mark.parametrize(
+    "module, settings, fragment",
+    [
+        ("simulate", {"n_sims": "many"}, "settings key 'n_sims': value 'many'"),
+        ("simulate", {"n_sims": 4, "validation": 0.5, "test": 0.5}, "leaves no train simulations"),
+        ("simulate", {"nsims": 10}, "unknown simulate settings ['nsims']"),
+        ("train", {"steps": -5, "schedule": "constant"}, "settings key 'steps': value -5"),
+        ("train", {"eql_product": "x"}, "settings key 'eql_product'"),
+    ],
+)
+def test_console_scripts_check_settings_through_the_schema(module, settings, fragment, tmp_path):
+    """The same rules as the workflow's config, one line, non-zero exit, nothing written."""
+    import importlib
+    import json
+
+    main = importlib.import_module(f"symdistill.{module}").main
+    args = {"simulate": ["--law", "spring", "--out", str(tmp_path / "d.h5")],
+            "train": ["--data", str(tmp_path / "d.h5"), "--out", str(tmp_path / "m"), "--variant", "standard"]}
+    with pytest.raises(SystemExit) as err:
+        main([*args[module], "--settings", json.dumps(settings)])
+    assert fragment in str(err.value.code) and "\n" not in str(err.value.code)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_split_leaves_every_split_a_simulation():
+    with pytest.raises(ConfigError, match="simulate.n_sims.*no train"):
+        validate_config({"simulate": {"n_sims": 4, "validation": 0.5, "test": 0.5}})

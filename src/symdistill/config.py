@@ -7,6 +7,7 @@ entry point, so a bad value is reported the same way everywhere: by its key and 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import jsonschema
@@ -14,6 +15,7 @@ import yaml
 
 from symdistill.expr import ExpressionError
 from symdistill.laws import BUILTIN_LAWS, check_law, get_law
+from symdistill.simulate import split_sizes
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -76,12 +78,43 @@ def validate_config(config: dict) -> dict:
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # is narrowed away
                 problems.append(f"config key 'eql.simulations.{i}': unknown simulation {name!r}")
         cfg["eql"]["simulations"] = [s for s in cfg["eql"]["simulations"] if s in cfg["simulations"]]
+        s = cfg["simulate"]
+        try:
+            split_sizes(s["n_sims"], s["validation"], s["test"])
+        except ValueError as err:
+            problems.append(f"config key 'simulate.n_sims': {err}")
         for name in cfg["simulate"]["dt"]:
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
                 problems.append(f"config key 'simulate.dt.{name}': unknown simulation {name!r}")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return cfg
+
+
+def check_settings(section: str, settings: dict, cls=None, ignore: tuple[str, ...] = ()) -> None:
+    """Validate a console script's JSON settings through the workflow's schema: every key the
+    schema section ``section`` knows (``eql_*`` keys against the ``eql`` section), except
+    ``ignore`` (keys whose shape differs there), must satisfy its rule, and, given the settings
+    dataclass ``cls``, no key may be unknown to it."""
+    if not isinstance(settings, dict):
+        raise ConfigError(f"--settings must be a JSON object, got {type(settings).__name__}")
+    props = _schema()["properties"]
+    if cls is not None:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(f"unknown {section} settings {unknown}; known: {sorted(known)}")
+    problems = []
+    for key, value in settings.items():
+        where, name = (("eql", key[4:]) if key.startswith("eql_") else (section, key))
+        rule = props.get(where, {}).get("properties", {}).get(name)
+        if rule is None or key in ignore:
+            continue
+        rule = {k: v for k, v in rule.items() if k != "default"}
+        for err in jsonschema.validators.validator_for(rule)(rule).iter_errors(value):
+            problems.append(f"settings key '{key}': value {value!r} is invalid: {err.message}")
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def load_config(path_or_dict: str | Path | dict) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -111,11 +113,14 @@ def equations(recovery_files: list[Path]) -> list[str]:
     return lines
 
 
-def stage_times(bench_dir: Path) -> list[str]:
-    """Wall time per stage from Snakemake's benchmark files (sum and count per rule)."""
+def stage_times(bench_dir: Path, datasets: list[str]) -> list[str]:
+    """Wall time per stage from Snakemake's benchmark files (sum and count per rule): the
+    per-data-set files of the reported data sets only, and the whole-run rules."""
     totals: dict[str, list[float]] = defaultdict(list)
     for tsv in sorted(bench_dir.rglob("*.tsv")):
         rule = tsv.parent.name if tsv.parent != bench_dir else tsv.stem
+        if tsv.parent != bench_dir and not any(tsv.stem == d or tsv.stem.startswith(d + "_") for d in datasets):
+            continue  # another configuration's job
         with tsv.open() as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         if rows:
@@ -126,12 +131,20 @@ def stage_times(bench_dir: Path) -> list[str]:
     return lines
 
 
-def build_report(results: Path, out_dir: Path) -> Path:
-    """Write figures and index.md under out_dir from everything found under results."""
-    results, out_dir = Path(results), Path(out_dir)
+def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], out_dir: Path,
+                 benchmarks: Path | None = None) -> Path:
+    """Write figures and index.md under out_dir from the declared per-model artifacts only (the
+    fit.json of every model, its recovery and rollout files, the tables in out_dir), so results
+    of an earlier configuration left in the same folder are never reported."""
+    out_dir = Path(out_dir)
+    models = sorted({Path(f).parent for f in fits})
+    recovery, rollouts = sorted(map(Path, recovery)), sorted(map(Path, rollouts))
+    missing = [str(p) for p in [*map(Path, fits), *recovery, *rollouts] if not p.is_file()]
+    if missing:
+        raise ValueError(f"report inputs missing: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
     figs = out_dir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
-    sets = sorted(p.parent for p in results.glob("*_d*_n*/data.h5"))
+    sets = sorted({m.parent for m in models})
     md = ["# symdistill results", "",
           "Regenerated from the pipeline's artifacts by the `report` rule; published numbers",
           "(../shared/REFERENCE.md §4) are shown beside ours in parentheses.", ""]
@@ -145,7 +158,7 @@ def build_report(results: Path, out_dir: Path) -> Path:
     if mae.exists():
         md += mae.read_text().splitlines()[2:]  # drop its own title
     for ds in sets:
-        hist = sorted(ds.glob("*_s*/history.h5"))
+        hist = [m / "history.h5" for m in models if m.parent == ds and (m / "history.h5").exists()]
         if hist:
             png = figs / f"training_{ds.name}.png"
             training_curves(hist, png)
@@ -154,17 +167,18 @@ def build_report(results: Path, out_dir: Path) -> Path:
     r2 = out_dir / "r2.md"
     if r2.exists():
         md += r2.read_text().splitlines()[2:]
-    for fig in sorted(results.glob("*_d*_n*/*_s*/messages_vs_force.png")):
-        md.append(f"![{fig.parent.parent.name} {fig.parent.name}](../{fig.relative_to(results)})")
+    for fig in (m / "messages_vs_force.png" for m in models):
+        if fig.exists():
+            md.append(f"![{fig.parent.parent.name} {fig.parent.name}]({os.path.relpath(fig, out_dir)})")
     md += ["", "## Symbolic laws", ""]
     rec = out_dir / "recovery.md"
     if rec.exists():
         md += rec.read_text().splitlines()[2:]
-    recov = sorted(results.glob("*_d*_n*/*_s*/recovery_*.json"))
-    md += ["", "### Extracted equations", ""] + equations(recov)
-    for fig in sorted(results.glob("*_d*_n*/*_s*/pareto_*.png")):
-        md.append(f"![{fig.parent.parent.name} {fig.parent.name}](../{fig.relative_to(results)})")
-    rollouts = sorted(results.glob("*_d*_n*/*_s*/rollout_*.h5"))
+    md += ["", "### Extracted equations", ""] + equations(recovery)
+    for path in recovery:
+        fig = path.with_name(path.name.replace("recovery_", "pareto_").replace(".json", ".png"))
+        if fig.exists():
+            md.append(f"![{fig.parent.parent.name} {fig.parent.name}]({os.path.relpath(fig, out_dir)})")
     if rollouts:
         md += ["", "## Rollouts: do the recovered laws generalise?", ""]
         table = out_dir / "rollout.md"
@@ -181,10 +195,9 @@ def build_report(results: Path, out_dir: Path) -> Path:
             png = figs / f"rollout_examples_{ds.name}.png"
             rollout_examples(example, png)
             md.append(f"![rollout examples {ds.name}](figures/{png.name})")
-    bench = results / "benchmarks"
-    if bench.exists():
+    if benchmarks is not None and Path(benchmarks).exists():
         md += ["", "## Wall time per stage", "", "From Snakemake's `benchmark:` files of this run.", ""]
-        md += stage_times(bench)
+        md += stage_times(Path(benchmarks), [ds.name for ds in sets])
     index = out_dir / "index.md"
     with atomic_path(index) as tmp:
         tmp.write_text("\n".join(md) + "\n")
@@ -193,10 +206,16 @@ def build_report(results: Path, out_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--results", required=True, help="the results directory")
-    p.add_argument("--out", required=True, help="report directory (holds the tables)")
+    p.add_argument("--out", required=True, help="report directory (holds the tables; index.md is written here)")
+    p.add_argument("--fits", nargs="+", required=True, help="fit.json of every model to report")
+    p.add_argument("--recovery", nargs="*", default=[], help="recovery_<engine>.json files")
+    p.add_argument("--rollouts", nargs="*", default=[], help="rollout_<engine>.h5 files")
+    p.add_argument("--benchmarks", help="Snakemake's benchmark folder (wall time per stage)")
     a = p.parse_args(argv)
-    print(build_report(Path(a.results), Path(a.out)))
+    try:
+        print(build_report(a.fits, a.recovery, a.rollouts, Path(a.out), a.benchmarks))
+    except (ValueError, OSError) as err:
+        sys.exit(f"symdistill-report: {err}")
 
 
 if __name__ == "__main__":

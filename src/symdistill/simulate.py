@@ -76,13 +76,21 @@ def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, sp
     }
 
 
+def split_sizes(n_sims: int, validation: float, test: float) -> tuple[int, int, int]:
+    """Simulations in (train, validation, test); each split needs at least one."""
+    n_val, n_test = int(round(validation * n_sims)), int(round(test * n_sims))
+    sizes = (n_sims - n_val - n_test, n_val, n_test)
+    empty = [name for name, k in zip(("train", "validation", "test"), sizes) if k < 1]
+    if empty:
+        raise ValueError(f"n_sims={n_sims} with validation={validation} and test={test} leaves no "
+                         f"{' or '.join(empty)} simulations; raise n_sims or change the fractions")
+    return sizes
+
+
 def split_indices(s: SimSettings) -> dict[str, np.ndarray]:
     """Reproducible train / validation / test split by simulation."""
     order = np.random.default_rng([s.seed, 7919]).permutation(s.n_sims)
-    n_val = int(round(s.validation * s.n_sims))
-    n_test = int(round(s.test * s.n_sims))
-    if s.n_sims - n_val - n_test < 1:
-        raise ValueError(f"n_sims={s.n_sims} leaves no training simulations after the split")
+    _, n_val, n_test = split_sizes(s.n_sims, s.validation, s.test)
     return {
         "validation": np.sort(order[:n_val]),
         "test": np.sort(order[n_val : n_val + n_test]),
@@ -187,13 +195,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
-        extra = json.loads(a.settings)
-        if a.config:
-            from symdistill.config import load_config, sim_settings
+        from symdistill.config import check_settings, load_config, sim_settings
 
+        extra = json.loads(a.settings)
+        check_settings("simulate", extra, SimSettings, ignore=("dt",))  # one law's dt here
+        dt = extra.get("dt")
+        if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
+            raise ValueError(f"settings key 'dt': value {dt!r} is invalid: must be a positive number or null")
+        if a.config:
             extra = {**sim_settings(load_config(a.config), a.law), **extra}
         settings = SimSettings(law=a.law, n=a.n, dim=a.dim, **extra)
         settings.resolve_law()
+        split_sizes(settings.n_sims, settings.validation, settings.test)
     except (ValueError, KeyError, TypeError) as err:
         sys.exit(f"symdistill-simulate: {err}")
     path = simulate(settings, a.out, workers=a.threads, quiet=a.quiet)

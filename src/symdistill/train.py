@@ -384,11 +384,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
+        from symdistill.config import check_settings
+
         extra = json.loads(a.settings)
-        known = {f.name for f in fields(TrainSettings)}
-        unknown = sorted(set(extra) - known)
-        if unknown:
-            raise ValueError(f"unknown train settings {unknown}; known: {sorted(known)}")
+        check_settings("train", extra, TrainSettings)
         extra.update(variant=a.variant, seed=a.seed)
         if a.threads:
             extra["threads"] = a.threads

@@ -21,9 +21,14 @@ rule report:
     benchmark:
         f"{RESULTS}/benchmarks/report.tsv"
     params:
-        results=lambda wc, output: os.path.dirname(os.path.dirname(output[0])),
         outdir=lambda wc, output: os.path.dirname(output[0]),
+        benchmarks=f"{RESULTS}/benchmarks",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     conda:
         "../../envs/symbolic.yaml"
     shell:
-        "symdistill-report --results {params.results} --out {params.outdir} > {log} 2>&1"
+        "symdistill-report --out {params.outdir} --fits {input.fits} --recovery {input.recovery} "
+        "--rollouts {input.rollouts} --benchmarks {params.benchmarks} > {log} 2>&1"
