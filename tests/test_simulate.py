@@ -1,5 +1,7 @@
 """Simulator physics: forces from the potential, conservation laws, reproducibility."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -145,6 +147,16 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     simulate(s, tmp_path / "out.h5", quiet=True)
     assert calls["n"] == -99  # only the one unfinished block was integrated
     with h5py.File(full) as a, h5py.File(tmp_path / "out.h5") as b:
+        np.testing.assert_array_equal(a["positions"][:], b["positions"][:])
+
+
+def test_truncated_partial_file_is_restarted_not_fatal(tmp_path):
+    """A .partial cut mid-write by a kill cannot be read; the next run starts it over."""
+    s = SimSettings(law="spring", n=3, dim=2, n_sims=4, steps=10, block=4)
+    good = simulate(s, tmp_path / "good.h5", quiet=True)
+    (tmp_path / "out.h5.partial").write_bytes(Path(good).read_bytes()[:3000])
+    out = simulate(s, tmp_path / "out.h5", quiet=True)
+    with h5py.File(good) as a, h5py.File(out) as b:
         np.testing.assert_array_equal(a["positions"][:], b["positions"][:])
 
 

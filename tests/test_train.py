@@ -1,6 +1,7 @@
 """Training: every variant learns, structural guarantees hold, resume and reload are exact."""
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -129,3 +130,27 @@ def test_cli_exits_non_zero_on_divergence(spring_data, tmp_path):
 def test_bad_variant_is_named():
     with pytest.raises(ValueError, match="unknown model variant 'huge'"):
         TrainSettings(variant="huge").model_settings(2)
+
+
+def test_damaged_data_is_named_not_blamed_on_training(spring_data, tmp_path):
+    """A truncated or non-HDF5 file and NaN bytes give one line naming the file."""
+    import shutil
+
+    from symdistill.train import main
+
+    cases = {}
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(Path(spring_data).read_bytes()[:5000])
+    cases[cut] = "not a readable HDF5 file"
+    nan = tmp_path / "nan.h5"
+    shutil.copy(spring_data, nan)
+    with h5py.File(nan, "a") as f:
+        first_train = int(f["split/train"][0])
+        f["accelerations"][first_train, :, 0, 0] = np.nan
+    cases[nan] = "NaN or infinite"
+    for path, fragment in cases.items():
+        with pytest.raises(SystemExit) as err:
+            main(["--data", str(path), "--out", str(tmp_path / "m"), "--variant", "standard",
+                  "--settings", json.dumps(TINY), "--quiet"])
+        msg = str(err.value.code)
+        assert str(path) in msg and fragment in msg and "\n" not in msg

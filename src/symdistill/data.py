@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import torch
 
+from symdistill.provenance import open_h5
+
 
 def node_features(positions, velocities, charges, masses) -> np.ndarray:
     """Node features in the published order: position (d), velocity (d), charge, mass.
@@ -28,7 +30,7 @@ def load_graphs(path, split: str, sample_every: int = 1, max_graphs: int | None 
     Every ``sample_every``-th recorded step is used (published: 5). ``max_graphs`` keeps an
     evenly spaced subset (for validation), deterministic.
     """
-    with h5py.File(path, "r") as f:
+    with open_h5(path, "data set") as f:
         if split not in f["split"]:
             raise KeyError(f"{path}: no split {split!r} (have {list(f['split'])})")
         sims = f["split"][split][:]
@@ -38,6 +40,10 @@ def load_graphs(path, split: str, sample_every: int = 1, max_graphs: int | None 
         acc = f["accelerations"][:, ::sample_every][sims]
         q, m = f["charges"][:][sims], f["masses"][:][sims]
     x = node_features(pos, vel, q[:, None, :], m[:, None, :])
+    for name, a in (("positions/velocities/charges/masses", x), ("accelerations", acc)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{path}: the {split} split's {name} hold NaN or infinite values "
+                             "(a damaged data set, not a training problem); delete it and re-simulate")
     n, d = pos.shape[-2], pos.shape[-1]
     x, y = x.reshape(-1, n, 2 * d + 2), acc.reshape(-1, n, d)
     if max_graphs is not None and len(x) > max_graphs:

@@ -7,11 +7,11 @@ r = |dx| + SOFTENING, m1, m2, q1, q2.
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 
 from symdistill.expr import parse_expression
 from symdistill.laws import BUILTIN_LAWS, POTENTIAL_SYMBOLS, SOFTENING, Law
+from symdistill.provenance import open_h5
 
 SPATIAL = ("dx", "dy", "dz")
 
@@ -25,7 +25,7 @@ def edge_columns(dim: int) -> list[str]:
 
 def law_from_file(path) -> Law:
     """The law a data or message file was made with, rebuilt from its stored potential expression."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         a = f.attrs
         pot = parse_expression(str(a["potential"]), POTENTIAL_SYMBOLS, what=f"{path}: potential")
         name = str(a["law"])

@@ -53,3 +53,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def open_h5(path: str | os.PathLike, what: str = "input") -> h5py.File:
+    """Open an HDF5 input read-only; a missing, truncated or non-HDF5 file is a ValueError that
+    names the file and what to do, instead of h5py's traceback."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {path} does not exist")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{what} {path} is not a readable HDF5 file ({err.__class__.__name__}: "
+                         f"{str(err).split(';')[0][:80]}): truncated or overwritten? delete it and rerun "
+                         "the rule that writes it") from None

@@ -76,11 +76,13 @@ def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, sp
     }
 
 
-def split_sizes(n_sims: int, validation: float, test: float) -> tuple[int, int, int]:
-    """Simulations in (train, validation, test); each split needs at least one."""
+def split_sizes(n_sims: int, validation: float, test: float,
+                need: tuple[str, ...] = ("train", "validation", "test")) -> tuple[int, int, int]:
+    """Simulations in (train, validation, test); each split in ``need`` must get at least one
+    (the workflow trains, validates and tests, so it needs all three)."""
     n_val, n_test = int(round(validation * n_sims)), int(round(test * n_sims))
     sizes = (n_sims - n_val - n_test, n_val, n_test)
-    empty = [name for name, k in zip(("train", "validation", "test"), sizes) if k < 1]
+    empty = [name for name, k in zip(("train", "validation", "test"), sizes) if k < 1 and name in need]
     if empty:
         raise ValueError(f"n_sims={n_sims} with validation={validation} and test={test} leaves no "
                          f"{' or '.join(empty)} simulations; raise n_sims or change the fractions")
@@ -90,7 +92,7 @@ def split_sizes(n_sims: int, validation: float, test: float) -> tuple[int, int, 
 def split_indices(s: SimSettings) -> dict[str, np.ndarray]:
     """Reproducible train / validation / test split by simulation."""
     order = np.random.default_rng([s.seed, 7919]).permutation(s.n_sims)
-    _, n_val, n_test = split_sizes(s.n_sims, s.validation, s.test)
+    _, n_val, n_test = split_sizes(s.n_sims, s.validation, s.test, need=("train",))
     return {
         "validation": np.sort(order[:n_val]),
         "test": np.sort(order[n_val : n_val + n_test]),
@@ -138,9 +140,14 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
     init = initial_conditions(s)
     blocks = [(a, min(a + s.block, s.n_sims)) for a in range(0, s.n_sims, s.block)]
     if partial.exists():
-        with h5py.File(partial, "r") as f:
-            if f.attrs.get("config_hash") != digest:
-                partial.unlink()  # settings changed: the partial file is for another data set
+        try:
+            with h5py.File(partial, "r") as f:
+                stale = f.attrs.get("config_hash") != digest
+        except OSError:  # truncated by a kill mid-write: nothing in it can be trusted
+            print(f"{partial}: unreadable (truncated by an interrupted run?); starting over", file=sys.stderr)
+            stale = True
+        if stale:
+            partial.unlink()  # or settings changed: the partial file is for another data set
     out.parent.mkdir(parents=True, exist_ok=True)
     shape = (s.n_sims, s.steps, s.n, s.dim)
     with h5py.File(partial, "a") as f:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from symdistill.data import load_graphs
 from symdistill.eql import EQLSettings
 from symdistill.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
-from symdistill.provenance import atomic_path, config_hash, stamp
+from symdistill.provenance import atomic_path, config_hash, open_h5, stamp
 
 
 @dataclass
@@ -137,7 +137,7 @@ class Trainer:
         self.device = pick_device(s.device)
         torch.set_num_threads(max(1, s.threads))
         torch.manual_seed(s.seed)
-        with h5py.File(data_path, "r") as f:
+        with open_h5(data_path, "data set") as f:
             self.data_hash = str(f.attrs.get("config_hash", ""))
             self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
                          for k in ("law", "n", "dim") if k in f.attrs}
