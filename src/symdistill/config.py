@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -17,15 +19,22 @@ from symdistill.expr import ExpressionError
 from symdistill.laws import BUILTIN_LAWS, check_law, get_law
 from symdistill.simulate import split_sizes
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: the one place defaults live; package data, so it is found from any install (the workflow's
+#: workflow/schemas/config.schema.yaml is a link to it)
+SCHEMA = "config.schema.yaml"
 
 
 class ConfigError(ValueError):
     """The config is invalid; the message names the key and the offending value."""
 
 
+@functools.lru_cache(maxsize=1)
+def _schema_text() -> str:
+    return resources.files("symdistill").joinpath(SCHEMA).read_text()
+
+
 def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return yaml.safe_load(_schema_text())
 
 
 def _with_defaults(cls):

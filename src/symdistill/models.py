@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from symdistill.eql import EQL, EQLSettings, edge_inputs, log_space
+from symdistill.provenance import atomic_path
 
 VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
 NODE_OUTPUTS = ("acceleration", "force", "newtonian")
@@ -147,7 +148,8 @@ def fully_connected_edges(n: int, graphs: int, device=None) -> Tensor:
 
 def save_model(path, model: GraphNetwork, **extra) -> None:
     """Write weights plus the settings that rebuild the model, so a file alone is enough to load."""
-    torch.save({"model_settings": asdict(model.cfg), "state_dict": model.state_dict(), **extra}, path)
+    with atomic_path(path) as tmp:  # a crash never leaves a best.pt that looks complete
+        torch.save({"model_settings": asdict(model.cfg), "state_dict": model.state_dict(), **extra}, tmp)
 
 
 def load_model(path, map_location="cpu") -> GraphNetwork:

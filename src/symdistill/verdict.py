@@ -16,6 +16,8 @@ the softened distance r = |dx| + 0.01 in the direction factor dx / |dx| (exact) 
 
 from __future__ import annotations
 
+import functools
+
 from collections import defaultdict
 
 import numpy as np
@@ -32,8 +34,10 @@ def edge_symbols(dim: int) -> list[sp.Symbol]:
     return [sp.Symbol(c, real=True) for c in edge_columns(dim)]
 
 
+@functools.lru_cache(maxsize=32)
 def true_laws(law: Law, dim: int, softened: bool = True) -> dict[str, list[sp.Expr]]:
-    """The true pairwise force and acceleration on the receiver, per component, in edge symbols.
+    """The true pairwise force and acceleration on the receiver, per component, in edge symbols
+    (cached: every front member of a model is judged against the same law).
 
     ``softened=False`` writes the direction dx / |dx| as dx / r (no softening in the direction).
     """
