@@ -13,6 +13,10 @@ rule dump_messages:
         f"{RESULTS}/benchmarks/dump_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
     params:
         max_graphs=config["messages"]["max_graphs"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
     conda:
         "../../envs/train.yaml"
     shell:
@@ -29,6 +33,10 @@ rule select_messages:
         f"{RESULTS}/logs/select_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/select_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/train.yaml"
     shell:
@@ -52,6 +60,10 @@ rule fit_forces:
         f"{RESULTS}/logs/fit_forces/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/fit_forces/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
     conda:
         "../../envs/train.yaml"
     shell:
@@ -69,6 +81,10 @@ rule r2_table:
         f"{RESULTS}/logs/r2_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/r2_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/train.yaml"
     shell:

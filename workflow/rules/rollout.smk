@@ -64,6 +64,10 @@ rule rollout_table:
         f"{RESULTS}/logs/rollout_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/rollout_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/train.yaml"
     shell:

@@ -42,6 +42,10 @@ rule judge_laws:
         f"{RESULTS}/logs/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     conda:
         "../../envs/symbolic.yaml"
     shell:
@@ -61,6 +65,10 @@ rule recovery_table:
         f"{RESULTS}/logs/recovery_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/recovery_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/symbolic.yaml"
     shell:

@@ -43,6 +43,10 @@ rule mae_table:
         f"{RESULTS}/logs/mae_table.log",
     benchmark:
         f"{RESULTS}/benchmarks/mae_table.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/train.yaml"
     shell:
