@@ -91,12 +91,11 @@ def check_law(law: Law) -> None:
                 values = np.asarray(_lambdify(expr)(rr, mm1, mm2, qq1, qq2))
         except (TypeError, ValueError, ZeroDivisionError, OverflowError, NameError) as err:
             raise ValueError(f"the {what} {expr} cannot be evaluated: {err}") from None
-        if np.iscomplexobj(values) or not np.isfinite(values).all():
-            bad = ~np.isfinite(values) | (np.imag(values) != 0 if np.iscomplexobj(values) else False)
-            where = rr[np.asarray(bad)]
+        bad = ~np.isfinite(values) | (np.imag(values) != 0)
+        if bad.any():
             raise ValueError(f"the {what} {expr} is not real and finite for r > 0 (e.g. at r = "
-                             f"{where.min() - SOFTENING:.3g})")
-    if law.dudr == 0 or not np.any(_lambdify(law.dudr)(rr, mm1, mm2, qq1, qq2)):
+                             f"{rr[bad].min() - SOFTENING:.3g})")
+    if not np.any(values):  # values: the force on the grid
         raise ValueError(f"the force dU/dr of {law.potential} is zero everywhere: nothing to learn")
 
 

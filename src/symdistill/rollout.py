@@ -34,7 +34,7 @@ from symdistill.laws import SOFTENING, Law
 from symdistill.edges import edge_columns, law_from_file
 from symdistill.models import GraphNetwork, fully_connected_edges, load_model
 from symdistill.nbody import NBody
-from symdistill.provenance import atomic_path, stamp
+from symdistill.provenance import atomic_path, open_h5, stamp
 from symdistill.simulate import draw_initial_states
 
 #: Test conditions: n (None: as trained), initial position spread and log-mass standard deviation.
@@ -218,13 +218,6 @@ def initial_states(cond: str, law: Law, data_path, n: int, dim: int, s: RolloutS
                                spread=spec.get("spread", 1.0), mass_sigma=spec.get("mass_sigma", 1.0))
 
 
-def _times(data_path, s: RolloutSettings) -> np.ndarray:
-    """Recorded times of every rollout of a data set: its own steps and dt unless ``frames`` is set."""
-    with h5py.File(data_path, "r") as f:
-        steps, dt = f["positions"].shape[1], float(f.attrs["dt"])
-    return np.arange(s.frames or steps) * dt
-
-
 def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> None:
     """Integrate the true simulator once per data set and condition (every model of the data
     set is compared against the same trajectories): initial states and true positions, velocities."""
@@ -232,9 +225,9 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
     if unknown:
         raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
     law = law_from_file(data_path)
-    with h5py.File(data_path, "r") as f:
-        n, dim = (int(v) for v in f["positions"].shape[2:])
-    times = _times(data_path, s)
+    with open_h5(data_path, "data set") as f:
+        steps, n, dim = (int(v) for v in f["positions"].shape[1:])
+        times = np.arange(s.frames or steps) * float(f.attrs["dt"])
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
         stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n)
         h["times"] = times
@@ -250,7 +243,7 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
 def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict]:
     """Times and, per condition, (initial states, true positions, true velocities) written by
     ``write_truth`` with the same settings; other settings are an error naming the file."""
-    with h5py.File(truth_h5, "r") as h:
+    with open_h5(truth_h5, "true trajectories") as h:
         if json.loads(h.attrs["settings"]) != json.loads(json.dumps(asdict(s), default=str)):
             raise ValueError(f"{truth_h5} was written with other rollout settings; rerun its rule")
         out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])

@@ -241,13 +241,12 @@ class Trainer:
             running = float(np.median(check)) if len(check) == check.maxlen else math.nan
             if running < self.best_running:
                 self.best_running = running
-            reference = s.explode_factor * min(self.best_running, self.zero_loss)
-            if not math.isfinite(value) or running > s.explode_factor * self.zero_loss or (
-                    running > s.explode_factor * self.best_running):
+            limit = s.explode_factor * min(self.best_running, self.zero_loss)
+            if not math.isfinite(value) or running > limit:
                 raise TrainingDiverged(
                     f"training diverged at step {self.step}: loss {value:.4g}, running median "
                     f"{running:.4g} (best {self.best_running:.4g}, predicting zero {self.zero_loss:.4g}, "
-                    f"limit {reference:.4g}); last good checkpoint kept at {self.ckpt} "
+                    f"limit {limit:.4g}); last good checkpoint kept at {self.ckpt} "
                     f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
                 )
         self.opt.zero_grad(set_to_none=True)
