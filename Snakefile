@@ -8,9 +8,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from symdistill.config import (  # noqa: E402
+from symdistill.core.config import (  # noqa: E402
     ConfigError,
     datasets,
+    engines_for,
     models,
     rollout_settings,
     sim_settings,
@@ -45,5 +46,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        all_targets(),
+        rules.report.output[0],
     default_target: True

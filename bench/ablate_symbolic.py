@@ -3,7 +3,7 @@ against the pipeline's symbolic settings (config.yaml), run on the same trained 
 
 For every model directory given (holding messages.h5, selected.json and best.pt, as the
 workflow writes them) and every setting, the symbolic stage runs exactly as in the pipeline
-(``symdistill.symbolic.regress_messages``) and every chosen component is judged by the
+(``symdistill.distill.symbolic.regress_messages``) and every chosen component is judged by the
 project's verdict. Prints, per setting: chosen components correct / all, components whose
 front holds the law, and the seconds spent; then the per-model verdicts.
 Run: python bench/ablate_symbolic.py results/*_d2_n4/{bottleneck,pruning}_s0 [--settings ...]
@@ -16,10 +16,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from symdistill.config import load_config, sr_settings
-from symdistill.edges import law_from_file
-from symdistill.symbolic import SRSettings, regress_messages
-from symdistill.verdict import judge
+from symdistill.core.config import load_config, sr_settings
+from symdistill.core.edges import law_from_file
+from symdistill.distill.symbolic import SRSettings, regress_messages
+from symdistill.distill.verdict import judge
 
 ROOT = Path(__file__).resolve().parents[1]
 #: one change each against the pipeline's settings (label -> SRSettings fields)

@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from symdistill.laws import BUILTIN_LAWS
-from symdistill.nbody import NBody
-from symdistill.simulate import SimSettings, _worker, initial_conditions, simulate_block
+from symdistill.core.laws import BUILTIN_LAWS
+from symdistill.physics.nbody import NBody
+from symdistill.physics.simulate import SimSettings, _worker, initial_conditions, simulate_block
 
 
 def per_sim_solve(system, init, k, times, method, tol):

@@ -4,7 +4,7 @@ No GNN: the "messages" are a fixed linear map of the true pairwise force (plus a
 --noise x their std of Gaussian noise) on edges of a small simulated data set, so the
 benchmark measures the symbolic stage alone. Each setting in SETTINGS (the pipeline's
 symbolic settings from config.yaml with one change) runs on every law with a generation
-budget, through the same ``symdistill.symbolic.distil`` the pipeline calls; the table gives the
+budget, through the same ``symdistill.distill.symbolic.distil`` the pipeline calls; the table gives the
 chosen law's verdict per component, whether the front holds the law, and the seconds taken.
 PySR runs only where Julia is installed (otherwise the reason is printed).
 Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] [--config config/custom.yaml]
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from symdistill.config import load_config, sr_settings
-from symdistill.laws import get_law
-from symdistill.edges import edge_columns, pair_forces
-from symdistill.simulate import SimSettings, simulate
-from symdistill.symbolic import EngineUnavailable, PySREngine, SRSettings, distil, get_engine
-from symdistill.verdict import judge
+from symdistill.core.config import load_config, sr_settings
+from symdistill.core.edges import edge_columns, edge_features, edge_matrix, pair_forces
+from symdistill.core.laws import get_law
+from symdistill.distill.symbolic import EngineUnavailable, PySREngine, SRSettings, distil, get_engine
+from symdistill.distill.verdict import judge
+from symdistill.physics.simulate import SimSettings, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: one change each against the pipeline's settings (name -> SRSettings fields)
@@ -46,9 +46,10 @@ def edges_of(path, law, samples, seed=0):
         pos, m, q = f["positions"][:, ::5], f["masses"][:], f["charges"][:]
     S, T, n, d = pos.shape
     i, j = np.where(~np.eye(n, dtype=bool))
-    dx = (pos[:, :, i] - pos[:, :, j]).reshape(-1, d)
-    rep = lambda a, idx: np.broadcast_to(a[:, None, idx], (S, T, len(idx))).reshape(-1)  # noqa: E731
-    feats = np.column_stack([dx, np.linalg.norm(dx, axis=1) + 0.01, rep(m, i), rep(m, j), rep(q, i), rep(q, j)])
+    per_frame = lambda a: np.broadcast_to(a[:, None], (S, T, *a.shape[1:]))  # noqa: E731
+    cols = edge_features(pos[:, :, i], pos[:, :, j], per_frame(m[:, i]), per_frame(m[:, j]),
+                         per_frame(q[:, i]), per_frame(q[:, j]))
+    feats = edge_matrix(cols, d).reshape(-1, d + 5)
     rows = np.random.default_rng(seed).choice(len(feats), samples, replace=False)
     return feats[rows], pair_forces(law, feats[rows], d)
 

@@ -17,10 +17,10 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from symdistill.config import load_config
-from symdistill.models import fully_connected_edges
-from symdistill.simulate import SimSettings, simulate
-from symdistill.train import Trainer, TrainSettings
+from symdistill.core.config import load_config
+from symdistill.gnn.models import fully_connected_edges
+from symdistill.gnn.train import Trainer, TrainSettings
+from symdistill.physics.simulate import SimSettings, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 

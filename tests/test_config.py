@@ -5,8 +5,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from symdistill.config import (ConfigError, datasets, load_config, models, sim_settings, train_settings,
-                               validate_config)
+from symdistill.core.config import (
+    ConfigError,
+    datasets,
+    load_config,
+    models,
+    sim_settings,
+    train_settings,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +58,7 @@ def test_eql_models_and_settings():
     cfg = validate_config({"simulations": ["spring", "r2"], "eql": {"simulations": ["r2"]}, "dims": [3]})
     assert ("r2", 3, 4, "eql", 0) in models(cfg) and ("spring", 3, 4, "eql", 0) not in models(cfg)
     s = train_settings(cfg, 4, "eql", 3)
-    assert s["eql_inputs"][:3] == ["dx", "dy", "dz"] and s["node_output"] == "newtonian"
+    assert s["eql"]["inputs"][:3] == ["dx", "dy", "dz"] and s["node_output"] == "newtonian"
     # narrowing the laws narrows the GNN+EQL list (README: --config 'simulations=[spring]')
     assert validate_config({"simulations": ["spring"], "eql": {"simulations": ["r1", "spring"]}})[
         "eql"]["simulations"] == ["spring"]
@@ -119,11 +126,11 @@ def test_physical_potentials_pass():
 @pytest.mark.parametrize(
     "module, settings, fragment",
     [
-        ("simulate", {"n_sims": "many"}, "settings key 'n_sims': value 'many'"),
-        ("simulate", {"n_sims": 4, "validation": 0.5, "test": 0.5}, "leaves no train simulations"),
-        ("simulate", {"nsims": 10}, "unknown simulate settings ['nsims']"),
-        ("train", {"steps": -5, "schedule": "constant"}, "settings key 'steps': value -5"),
-        ("train", {"eql_product": "x"}, "settings key 'eql_product'"),
+        ("physics.simulate", {"n_sims": "many"}, "settings key 'n_sims': value 'many'"),
+        ("physics.simulate", {"n_sims": 4, "validation": 0.5, "test": 0.5}, "leaves no train simulations"),
+        ("physics.simulate", {"nsims": 10}, "unknown simulate settings ['nsims']"),
+        ("gnn.train", {"steps": -5, "schedule": "constant"}, "settings key 'steps': value -5"),
+        ("gnn.train", {"eql": {"product": "x"}}, "eql: settings key 'product'"),
     ],
 )
 def test_console_scripts_check_settings_through_the_schema(module, settings, fragment, tmp_path):
@@ -132,8 +139,8 @@ def test_console_scripts_check_settings_through_the_schema(module, settings, fra
     import json
 
     main = importlib.import_module(f"symdistill.{module}").main
-    args = {"simulate": ["--law", "spring", "--out", str(tmp_path / "d.h5")],
-            "train": ["--data", str(tmp_path / "d.h5"), "--out", str(tmp_path / "m"), "--variant", "standard"]}
+    args = {"physics.simulate": ["--law", "spring", "--out", str(tmp_path / "d.h5")],
+            "gnn.train": ["--data", str(tmp_path / "d.h5"), "--out", str(tmp_path / "m"), "--variant", "standard"]}
     with pytest.raises(SystemExit) as err:
         main([*args[module], "--settings", json.dumps(settings)])
     assert fragment in str(err.value.code) and "\n" not in str(err.value.code)

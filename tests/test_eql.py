@@ -5,10 +5,10 @@ import pytest
 import sympy as sp
 import torch
 
-from symdistill.eql import EQL, EQLSettings, input_exprs
-from symdistill.models import GraphNetwork, ModelSettings
-from symdistill.verdict import judge
-from symdistill.laws import BUILTIN_LAWS
+from symdistill.core.laws import BUILTIN_LAWS
+from symdistill.distill.verdict import judge
+from symdistill.gnn.eql import EQL, EQLSettings, input_exprs
+from symdistill.gnn.models import GraphNetwork, ModelSettings
 
 X_, Y_, Z_ = sp.symbols("dx dy m1", real=True)
 
@@ -29,7 +29,7 @@ def test_eql_fits_and_extracts_small_formula():
     torch.manual_seed(0)
     x = torch.rand(512, 3) * 4 - 2
     y = x[:, 0] * x[:, 1] + 2 * x[:, 2]
-    net = EQL(3, 1, EQLSettings(layers=1, constant=1, identity=2, product=2))
+    net = EQL(3, 1, EQLSettings(layers=1, constant=1, identity=2, product=2, exp=0))
     _fit(net, x, y, 1500, sparsity=1e-3)
     net.prune(0.05)
     mse = _fit(net, x, y, 500)
@@ -39,7 +39,7 @@ def test_eql_fits_and_extracts_small_formula():
 
 
 def test_hand_set_network_reads_out_exactly():
-    net = EQL(2, 1, EQLSettings(layers=1, constant=1, identity=1, product=1))
+    net = EQL(2, 1, EQLSettings(layers=1, constant=1, identity=1, product=1, exp=0))
     with torch.no_grad():
         lin = net.layers[0].linear  # units: [const | ident | prod_a | prod_b]
         lin.weight.zero_()
@@ -63,7 +63,7 @@ def test_pruning_keeps_the_fit():
     torch.manual_seed(1)
     x = torch.rand(512, 3) * 4 - 2
     y = 1.5 * x[:, 0] * x[:, 2] - x[:, 1]
-    net = EQL(3, 1, EQLSettings(layers=2, constant=2, identity=4, product=2))
+    net = EQL(3, 1, EQLSettings(layers=2, constant=2, identity=4, product=2, exp=0))
     before = _fit(net, x, y, 2000, sparsity=1e-3)
     kept = net.prune(0.01)
     after = ((net(x)[:, 0] - y) ** 2).mean().item()
@@ -76,7 +76,8 @@ def test_newtonian_eql_graph_network_extracts_force():
     """A hand-set eql edge model emitting the r2 force reads out as 'correct' through the verdict."""
     cfg = ModelSettings("eql", 2, 6, 8, 1, 2, "newtonian",
                         {"inputs": ["dx", "dy", "inv_r3", "m1", "m2"], "layers": 2, "constant": 0,
-                         "identity": 1, "product": 2})
+                         "identity": 1, "product": 2, "square": 0, "sin": 0, "exp": 0, "division": 0,
+                         "skip": False})
     model = GraphNetwork(cfg)
     with torch.no_grad():
         for p in model.parameters():

@@ -3,7 +3,7 @@
 import pytest
 import sympy as sp
 
-from symdistill.expr import ExpressionError, parse_expression
+from symdistill.core.expr import ExpressionError, parse_expression
 
 SYMS = ("r", "m1", "m2", "q1", "q2")
 
@@ -49,7 +49,7 @@ def test_error_names_the_source():
 
 def test_round_trips_builtin_potentials():
     """Every built-in potential survives str() -> restricted parser (how data files store it)."""
-    from symdistill.laws import BUILTIN_LAWS
+    from symdistill.core.laws import BUILTIN_LAWS
 
     for law in BUILTIN_LAWS.values():
         back = parse_expression(str(law.potential), SYMS)

@@ -6,10 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from symdistill.fitting import fit_components, fit_file, trimmed_fit
-from symdistill.messages import dump_messages, select_components, select_file
-from symdistill.simulate import SimSettings, simulate
-from symdistill.train import TrainSettings, train
+from symdistill.distill.fitting import fit_components, fit_file, trimmed_fit
+from symdistill.distill.messages import dump_messages, select_components, select_file
+from symdistill.gnn.train import TrainSettings, train
 
 
 def _forces(rng, n=4000):
@@ -59,7 +58,7 @@ def test_selection_rules():
     mean[:, 4] = rng.standard_normal(1000) * 2
     logvar = np.zeros((1000, 6))
     logvar[:, [2, 4]] = -6.0
-    sel = select_components(mean, "kl", 2, logvar=logvar)
+    sel = select_components(mean, "kl", 2, {"logvar": logvar})
     assert sel["components"] == [2, 4] and sel["criterion"] == "mean KL divergence"
     mask = np.array([0, 0, 1, 0, 0, 1.0])
     assert sorted(select_components(msgs, "pruning", 2, mask=mask)["components"]) == [2, 5]
@@ -68,10 +67,10 @@ def test_selection_rules():
 
 
 @pytest.fixture(scope="module")
-def r1_model(tmp_path_factory):
+def r1_model(tmp_path_factory, simulated):
     tmp = tmp_path_factory.mktemp("r1")
-    data = simulate(SimSettings(law="r1", n=4, dim=2, n_sims=30, steps=50), tmp / "data.h5", quiet=True)
-    s = TrainSettings(variant="bottleneck", steps=100, batch_size=16, hidden=16, layers=1, val_every=50)
+    data = simulated("r1", n_sims=30, steps=50)
+    s = TrainSettings(variant="bottleneck", seed=0, steps=100, batch_size=16, hidden=16, layers=1, val_every=50)
     train(data, tmp / "model", s, quiet=True)
     return data, tmp
 
@@ -90,7 +89,7 @@ def test_dump_records_true_pairwise_forces(r1_model):
         want = d["accelerations"][:][test].reshape(-1, 4, 2)
         keep = np.linspace(0, len(want) - 1, 20).round().astype(int)
         total = np.zeros((20, 4, 2))
-        from symdistill.models import fully_connected_edges
+        from symdistill.gnn.models import fully_connected_edges
 
         receiver = fully_connected_edges(4, 20)[1].numpy() % 4
         np.add.at(total, (graph, receiver), force)

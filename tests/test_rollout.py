@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symdistill.laws import BUILTIN_LAWS
-from symdistill.rollout import CONDITIONS, SymbolicModel, initial_states, rollout
-from symdistill.simulate import draw_initial_states
+from symdistill.core.laws import BUILTIN_LAWS
+from symdistill.physics.simulate import draw_initial_states
+from symdistill.rollout.run import CONDITIONS, SymbolicModel, initial_states, rollout
 
 
 def exact_model(law_name: str, dim: int = 2) -> SymbolicModel:
@@ -62,7 +62,7 @@ def test_diverging_expression_does_not_stall_the_integrator():
 
 def test_out_of_distribution_conditions_widen_the_draws(tmp_path):
     law = BUILTIN_LAWS["r1"]
-    from symdistill.rollout import RolloutSettings
+    from symdistill.rollout.run import RolloutSettings
 
     s = RolloutSettings(systems=400)
     base = draw_initial_states(law, 4, 2, 400, seed=s.seed + 1000)
@@ -79,12 +79,12 @@ def test_distil_reads_out_a_hand_set_gnn_exactly(tmp_path):
     read-out recovers the node model's matrix; a law that is not finite gives a flagged NaN model."""
     import torch
 
-    from symdistill.models import GraphNetwork, ModelSettings
-    from symdistill.rollout import RolloutSettings, distil
-    from symdistill.simulate import SimSettings, simulate
+    from symdistill.gnn.models import GraphNetwork, ModelSettings
+    from symdistill.physics.simulate import SimSettings, simulate
+    from symdistill.rollout.run import RolloutSettings, distil
 
-    data = simulate(SimSettings(law="spring", n_sims=10, steps=20, block=10), tmp_path / "d.h5", quiet=True)
-    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", msg_dim=2, hidden=4, layers=1,
+    data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=20, block=10), tmp_path / "d.h5", quiet=True)
+    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", node_features=6, msg_dim=2, hidden=4, layers=1,
                                        node_output="newtonian"))
     first, last = model.edge_model[0], model.edge_model[2]
     L = torch.tensor([[0.5, -2.0], [1.5, 0.25]])
@@ -113,12 +113,12 @@ def test_true_trajectories_are_shared_and_models_are_compared_against_them(tmp_p
     import h5py
     import torch
 
-    from symdistill.models import GraphNetwork, ModelSettings, save_model
-    from symdistill.rollout import RolloutSettings, evaluate, read_truth, write_truth
-    from symdistill.simulate import SimSettings, simulate
+    from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
+    from symdistill.physics.simulate import SimSettings, simulate
+    from symdistill.rollout.run import RolloutSettings, evaluate, read_truth, write_truth
 
-    data = simulate(SimSettings(law="spring", n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
-    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", msg_dim=2, hidden=4, layers=1,
+    data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
+    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", node_features=6, msg_dim=2, hidden=4, layers=1,
                                        node_output="newtonian"))
     first, last = model.edge_model[0], model.edge_model[2]
     with torch.no_grad():  # edge model = (dx, dy) exactly, node model = identity / mass

@@ -8,10 +8,10 @@ import pytest
 import torch
 from scipy.integrate import solve_ivp
 
-from symdistill.integrate import integrate
-from symdistill.laws import BUILTIN_LAWS, get_law
-from symdistill.nbody import NBody
-from symdistill.simulate import SimSettings, initial_conditions, simulate, simulate_block
+from symdistill.core.laws import BUILTIN_LAWS, get_law
+from symdistill.physics.integrate import integrate
+from symdistill.physics.nbody import NBody
+from symdistill.physics.simulate import SimSettings, initial_conditions, simulate, simulate_block
 
 CUSTOM = {"quad": {"potential": "m1*m2*r**2", "dt": 1e-3}}
 
@@ -126,7 +126,7 @@ def test_files_reproducible(tmp_path):
 
 
 def test_resume_after_interruption(tmp_path, monkeypatch):
-    import symdistill.simulate as sim
+    import symdistill.physics.simulate as sim
 
     s = SimSettings(law="r1", n=3, dim=2, n_sims=12, steps=20, block=4)
     full = simulate(s, tmp_path / "full.h5", quiet=True)

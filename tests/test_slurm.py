@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from slurm_cluster import missing, slurm_cluster
 
 REPO = Path(__file__).resolve().parents[1]

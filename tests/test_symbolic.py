@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symdistill.expr import ExpressionError, parse_expression
-from symdistill.laws import BUILTIN_LAWS, Law, r
-from symdistill.symbolic import (Candidate, EngineUnavailable, PySREngine, SRSettings, choose,
-                                 get_engine, main as sr_main, pareto, to_sympy_string)
-from symdistill.verdict import fresh_edges, judge, true_laws
+from symdistill.core.expr import ExpressionError, parse_expression
+from symdistill.core.laws import BUILTIN_LAWS, Law, r
+from symdistill.distill.symbolic import (
+    Candidate,
+    EngineUnavailable,
+    PySREngine,
+    SRSettings,
+    choose,
+    get_engine,
+    pareto,
+    to_sympy_string,
+)
+from symdistill.distill.symbolic import main as sr_main
+from symdistill.distill.verdict import fresh_edges, judge, true_laws
 
 NAMES = ["dx", "dy", "r", "m1", "m2", "q1", "q2"]
 GENERATIONS = 20
@@ -91,7 +100,7 @@ def test_choice_rules_on_the_papers_own_front():
 @pytest.mark.parametrize("dim", [2, 3])
 def test_central_decomposition_recovers_the_direction_map(dim):
     """Messages that are any linear map of a central force: C M - c is parallel to dx."""
-    from symdistill.central import decompose
+    from symdistill.distill.central import decompose
 
     rng = np.random.default_rng(0)
     dx = rng.standard_normal((3000, dim))
@@ -111,7 +120,7 @@ def test_central_decomposition_recovers_the_direction_map(dim):
 
 
 def test_elimination_drops_a_spurious_offset_and_refits():
-    from symdistill.simplify import complexity, eliminations, snap_exponents
+    from symdistill.distill.simplify import complexity, eliminations, snap_exponents
 
     rng = np.random.default_rng(1)
     X = np.column_stack([rng.uniform(0.5, 3, 2000), rng.uniform(0.5, 3, 2000)])
@@ -132,7 +141,7 @@ def test_operon_recovers_planted_law():
     fx, fy = true_laws(law, 2, softened=False)["force"]
     target = sp.lambdify([sp.Symbol(c, real=True) for c in NAMES], 1.5 * fx)(*X.T)
     # a generation cap on one thread makes the search repeatable whatever the machine's load
-    s = SRSettings(time_limit=600, generations=GENERATIONS, population_size=500, max_length=25, seed=1, threads=1)
+    s = SRSettings(engine="operon", time_limit=600, generations=GENERATIONS, population_size=500, max_length=25, seed=1, threads=1)
     front = pareto(get_engine("operon").search(X, target, NAMES, s))
     verdicts = [judge(c.expression, law, 2)["verdict"] for c in front]
     assert "correct" in verdicts, [c.expression for c in front]
@@ -164,7 +173,7 @@ def test_pysr_engine_runs_where_julia_exists():
 
 
 def test_support_identities_reduce_signed_variables():
-    from symdistill.simplify import on_support
+    from symdistill.distill.simplify import on_support
 
     q1, q2, r_ = sp.symbols("q1 q2 r", real=True)
     X = np.column_stack([np.sign(np.random.default_rng(0).standard_normal((50, 2))), np.linspace(1, 2, 50)])
@@ -175,7 +184,7 @@ def test_support_identities_reduce_signed_variables():
 def test_central_search_recovers_a_law_no_config_names():
     """The whole symbolic stage (central structure, Operon, eliminations, score choice) on a
     rotated, offset, noisy copy of the force of U = m1 m2 r^3 (not a built-in law)."""
-    from symdistill.symbolic import distil
+    from symdistill.distill.symbolic import distil
 
     law = Law("cubic", P("m1*m2*r**3").subs(sp.Symbol("r", real=True), r), 1e-3)
     X = fresh_edges(2, False, count=3000, seed=5)
@@ -184,7 +193,7 @@ def test_central_search_recovers_a_law_no_config_names():
                          for f in true_laws(law, 2)["force"]])
     M = F @ np.array([[0.3, -1.2], [0.9, 0.4]]).T + np.array([0.1, -0.2])
     M += 1e-3 * M.std(axis=0) * np.random.default_rng(0).standard_normal(M.shape)
-    s = SRSettings(generations=GENERATIONS, population_size=500, threads=1, seed=0)
+    s = SRSettings(engine="operon", generations=GENERATIONS, population_size=500, threads=1, seed=0)
     comps, radial = distil(get_engine("operon"), X, M, NAMES, 2, s, [0, 1])
     assert radial["alignment"] > 0.99
     assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \

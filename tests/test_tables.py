@@ -2,7 +2,7 @@
 
 import json
 
-from symdistill.tables import recovery_table
+from symdistill.report.tables import recovery_table
 
 
 def _recovery(path, sim, variant, seed, verdicts):
@@ -33,7 +33,7 @@ def test_recovery_rate_over_seeds(tmp_path):
 def test_table_cli_names_a_bad_input_in_one_line(tmp_path):
     import pytest
 
-    from symdistill.tables import main
+    from symdistill.report.tables import main
 
     good = _recovery(tmp_path / "good.json", "spring", "bottleneck", 0, ["correct", "correct"])
     (tmp_path / "bad.json").write_text("{not json")
@@ -47,7 +47,7 @@ def test_table_cli_names_a_bad_input_in_one_line(tmp_path):
 
 
 def test_mae_table_flags_an_unconverged_model(tmp_path):
-    from symdistill.tables import mae_table
+    from symdistill.report.tables import mae_table
 
     files = []
     for variant, mae, ok in [("bottleneck", 0.03, True), ("kl", 3.2, False)]:

@@ -7,26 +7,18 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import TINY
 
-from symdistill.data import load_graphs
-from symdistill.models import load_model
-from symdistill.simulate import SimSettings, simulate
-from symdistill.train import Trainer, TrainingDiverged, TrainSettings, pruned_count, train
-
-TINY = dict(steps=300, batch_size=16, hidden=32, layers=2, msg_dim=16, val_every=100,
-            checkpoint_every=100, sample_every=5, lr=3e-3)
-
-
-@pytest.fixture(scope="session")
-def spring_data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "spring.h5"
-    return simulate(SimSettings(law="spring", n=4, dim=2, n_sims=40, steps=100), path, quiet=True)
+from symdistill.gnn.data import load_graphs
+from symdistill.gnn.models import load_model
+from symdistill.gnn.train import Trainer, TrainingDiverged, TrainSettings, train
+from symdistill.gnn.variants import pruned_count
 
 
 @pytest.mark.parametrize("variant", ["standard", "bottleneck", "l1", "kl", "pruning", "eql"])
-def test_every_variant_learns(variant, spring_data, tmp_path):
-    extra = {"node_output": "newtonian", "grad_clip": 1.0, "eql_product": 4, "eql_sparsity": 1e-3} if variant == "eql" else {}
-    m = train(spring_data, tmp_path, TrainSettings(variant=variant, **TINY, **extra), quiet=True)
+def test_every_variant_learns(variant, spring_data, tmp_path, tiny):
+    extra = {"node_output": "newtonian", "grad_clip": 1.0, "eql": {"product": 4, "sparsity": 1e-3}} if variant == "eql" else {}
+    m = train(spring_data, tmp_path, tiny(variant, **extra), quiet=True)
     with h5py.File(tmp_path / "history.h5") as f:
         mae = f["loss"][:]  # the objective (MAE plus the variant's penalty)
         assert len(mae) == 300 and np.isfinite(mae).all()
@@ -37,7 +29,7 @@ def test_every_variant_learns(variant, spring_data, tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_mae"] == m["test_mae"]
     model = load_model(tmp_path / "best.pt")
     x, _ = load_graphs(spring_data, "test", 5, max_graphs=8)
-    from symdistill.models import fully_connected_edges
+    from symdistill.gnn.models import fully_connected_edges
 
     _, raw = model(x.reshape(-1, x.shape[-1]), fully_connected_edges(4, 8))
     msgs = model.messages(raw)
@@ -51,14 +43,13 @@ def test_every_variant_learns(variant, spring_data, tmp_path):
 
 
 def test_pruning_schedule():
-    s = TrainSettings(variant="pruning", steps=1000, msg_dim=100, prune_end=0.65)
-    counts = [pruned_count(t, s, 2) for t in range(0, 1001, 10)]
-    assert counts[0] == 100 and counts[-1] == 2 and pruned_count(650, s, 2) == 2
+    counts = [pruned_count(t, 1000, 0.65, 100, 2) for t in range(0, 1001, 10)]
+    assert counts[0] == 100 and counts[-1] == 2 and pruned_count(650, 1000, 0.65, 100, 2) == 2
     assert all(a >= b for a, b in zip(counts, counts[1:]))
 
 
-def test_resume_matches_uninterrupted(spring_data, tmp_path):
-    s = TrainSettings(variant="kl", **TINY)
+def test_resume_matches_uninterrupted(spring_data, tmp_path, tiny):
+    s = tiny("kl")
     train(spring_data, tmp_path / "full", s, quiet=True)
 
     class Interrupt(Exception):
@@ -84,31 +75,31 @@ def test_resume_matches_uninterrupted(spring_data, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_reload_reproduces_predictions(spring_data, tmp_path):
-    t = Trainer(spring_data, tmp_path, TrainSettings(variant="standard", **{**TINY, "steps": 50}), quiet=True)
+def test_reload_reproduces_predictions(spring_data, tmp_path, tiny):
+    t = Trainer(spring_data, tmp_path, tiny("standard", steps=50), quiet=True)
     t.fit()
     x = t.vx[:10]
     t.model.eval()
     with torch.no_grad():
         want, _ = t._forward(x)
         model = load_model(tmp_path / "best.pt")
-        from symdistill.models import fully_connected_edges
+        from symdistill.gnn.models import fully_connected_edges
 
         got, _ = model(x.reshape(-1, x.shape[-1]), fully_connected_edges(4, 10))
     assert torch.equal(want.reshape(got.shape), got)
 
 
-def test_divergence_names_the_step(spring_data, tmp_path):
-    s = TrainSettings(variant="standard", **{**TINY, "lr": 1e6, "schedule": "constant"})
+def test_divergence_names_the_step(spring_data, tmp_path, tiny):
+    s = tiny("standard", lr=1e6, schedule="constant")
     with pytest.raises(TrainingDiverged, match=r"diverged at step \d+"):
         train(spring_data, tmp_path, s, quiet=True)
 
 
 @pytest.mark.parametrize("schedule", ["onecycle", "constant"])
-def test_blow_up_without_nan_is_caught_and_no_model_is_written(spring_data, tmp_path, schedule):
+def test_blow_up_without_nan_is_caught_and_no_model_is_written(spring_data, tmp_path, schedule, tiny):
     """A loss that grows huge but stays finite stops the run; nothing downstream sees the model,
     and a checkpoint, if any, is one whose validation error is not blown up."""
-    s = TrainSettings(variant="standard", **{**TINY, "lr": 1e6, "schedule": schedule})
+    s = tiny("standard", lr=1e6, schedule=schedule)
     with pytest.raises(TrainingDiverged, match="diverged"):
         train(spring_data, tmp_path, s, quiet=True)
     assert not (tmp_path / "best.pt").exists() and not (tmp_path / "metrics.json").exists()
@@ -118,7 +109,7 @@ def test_blow_up_without_nan_is_caught_and_no_model_is_written(spring_data, tmp_
 
 
 def test_cli_exits_non_zero_on_divergence(spring_data, tmp_path):
-    from symdistill.train import main
+    from symdistill.gnn.train import main
 
     settings = json.dumps({**TINY, "lr": 1e6})
     with pytest.raises(SystemExit) as err:
@@ -129,14 +120,14 @@ def test_cli_exits_non_zero_on_divergence(spring_data, tmp_path):
 
 def test_bad_variant_is_named():
     with pytest.raises(ValueError, match="unknown model variant 'huge'"):
-        TrainSettings(variant="huge").model_settings(2)
+        TrainSettings(variant="huge", seed=0)
 
 
 def test_damaged_data_is_named_not_blamed_on_training(spring_data, tmp_path):
     """A truncated or non-HDF5 file and NaN bytes give one line naming the file."""
     import shutil
 
-    from symdistill.train import main
+    from symdistill.gnn.train import main
 
     cases = {}
     cut = tmp_path / "cut.h5"

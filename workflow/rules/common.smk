@@ -1,4 +1,5 @@
-# Shared paths and target lists. Outputs live under results/<sim>_d<dim>_n<n>/...
+# Paths and target lists: the one place the results layout is spelled.
+# A data set lives in results/<sim>_d<dim>_n<n>/, a model in <data set>/<variant>_s<seed>/.
 
 
 wildcard_constraints:
@@ -10,38 +11,41 @@ wildcard_constraints:
     engine=r"operon|pysr|eql",
 
 
-def dataset_path(sim, dim, n):
-    return f"{RESULTS}/{sim}_d{dim}_n{n}/data.h5"
+DATASET = f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}"
+MODEL = f"{DATASET}/{{variant}}_s{{seed}}"
+REPORT = f"{RESULTS}/report"
+_NAMES = {
+    "dataset": "{sim}_d{dim}_n{n}",
+    "model": "{sim}_d{dim}_n{n}_{variant}_s{seed}",
+    "engine": "{sim}_d{dim}_n{n}_{variant}_s{seed}_{engine}",
+}
 
 
-def model_path(sim, dim, n, variant, seed, name):
-    return f"{RESULTS}/{sim}_d{dim}_n{n}/{variant}_s{seed}/{name}"
+def log_path(rule, per=None):
+    """The log file of a rule, one per data set / model / (model, engine) if ``per`` says so."""
+    return f"{RESULTS}/logs/{rule}/{_NAMES[per]}.log" if per else f"{RESULTS}/logs/{rule}.log"
 
 
-def engines_for(variant):
-    """EQL models are read out by the eql engine; the others by the configured SR engines."""
-    if variant == "eql":
-        return ["eql"]
-    sym = config["symbolic"]
-    return sym["engines"] if variant in sym["variants"] else []
+def benchmark_path(rule, per=None):
+    """The benchmark file of a rule, named like its log."""
+    return f"{RESULTS}/benchmarks/{rule}/{_NAMES[per]}.tsv" if per else f"{RESULTS}/benchmarks/{rule}.tsv"
 
 
-def recovery_inputs():
+def for_models(pattern, which=None):
+    """``pattern`` (a rule's output, with model wildcards) filled in for every model of the
+    config, or for ``which`` (an iterable of (sim, dim, n, variant, seed))."""
     return [
-        model_path(s, d, n, v, seed, f"recovery_{engine}.json")
-        for s, d, n, v, seed in models(config)
-        for engine in engines_for(v)
+        pattern.format(sim=s, dim=d, n=n, variant=v, seed=seed)
+        for s, d, n, v, seed in (models(config) if which is None else which)
     ]
 
 
-def rollout_inputs():
+def for_engines(pattern, variants=None):
+    """``pattern`` (with model and engine wildcards) for every model whose variant is in
+    ``variants`` (default all) and every engine that distils it."""
     return [
-        model_path(s, d, n, v, seed, f"rollout_{engine}.h5")
+        pattern.format(sim=s, dim=d, n=n, variant=v, seed=seed, engine=e)
         for s, d, n, v, seed in models(config)
-        if v in config["rollout"]["variants"]
-        for engine in engines_for(v)
+        if variants is None or v in variants
+        for e in engines_for(config, v)
     ]
-
-
-def all_targets():
-    return [f"{RESULTS}/report/index.md"]

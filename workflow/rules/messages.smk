@@ -3,14 +3,14 @@
 
 rule dump_messages:
     input:
-        model=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/best.pt",
-        data=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+        model=rules.train_gnn.output.best,
+        data=rules.simulate.output[0],
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
+        f"{MODEL}/messages.h5",
     log:
-        f"{RESULTS}/logs/dump_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
+        log_path("dump_messages", "model"),
     benchmark:
-        f"{RESULTS}/benchmarks/dump_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+        benchmark_path("dump_messages", "model")
     params:
         max_graphs=config["messages"]["max_graphs"],
     threads: 1
@@ -26,13 +26,13 @@ rule dump_messages:
 
 rule select_messages:
     input:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
+        rules.dump_messages.output[0],
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
+        f"{MODEL}/selected.json",
     log:
-        f"{RESULTS}/logs/select_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
+        log_path("select_messages", "model"),
     benchmark:
-        f"{RESULTS}/benchmarks/select_messages/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+        benchmark_path("select_messages", "model")
     threads: 1
     resources:
         mem_mb=2000,
@@ -45,21 +45,21 @@ rule select_messages:
 
 rule fit_forces:
     input:
-        messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
-        selected=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
+        messages=rules.dump_messages.output[0],
+        selected=rules.select_messages.output[0],
     output:
-        fit=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/fit.json",
+        fit=f"{MODEL}/fit.json",
         figure=report(
-            f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages_vs_force.png",
+            f"{MODEL}/messages_vs_force.png",
             caption="../report/messages_vs_force.rst",
             category="Messages vs force",
             subcategory="{sim} d={dim} n={n}",
             labels={"variant": "{variant}", "seed": "{seed}"},
         ),
     log:
-        f"{RESULTS}/logs/fit_forces/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
+        log_path("fit_forces", "model"),
     benchmark:
-        f"{RESULTS}/benchmarks/fit_forces/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+        benchmark_path("fit_forces", "model")
     threads: 1
     resources:
         mem_mb=2000,
@@ -73,14 +73,14 @@ rule fit_forces:
 
 rule r2_table:
     input:
-        [model_path(*m, "fit.json") for m in models(config)],
+        for_models(rules.fit_forces.output.fit),
     output:
-        csv=report(f"{RESULTS}/report/r2.csv", caption="../report/r2.rst", category="Tables", labels={"table": "R2"}),
-        md=f"{RESULTS}/report/r2.md",
+        csv=report(f"{REPORT}/r2.csv", caption="../report/r2.rst", category="Tables", labels={"table": "R2"}),
+        md=f"{REPORT}/r2.md",
     log:
-        f"{RESULTS}/logs/r2_table.log",
+        log_path("r2_table"),
     benchmark:
-        f"{RESULTS}/benchmarks/r2_table.tsv"
+        benchmark_path("r2_table")
     threads: 1
     resources:
         mem_mb=1000,

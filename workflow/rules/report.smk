@@ -3,23 +3,17 @@
 
 rule report:
     input:
-        tables=[
-            f"{RESULTS}/report/{t}.csv"
-            for t in ["mae", "r2", "recovery"] + (["rollout"] if rollout_inputs() else [])
-        ],
-        fits=[model_path(*m, "fit.json") for m in models(config)],
-        recovery=recovery_inputs(),
-        rollouts=rollout_inputs(),
+        tables=[rules.mae_table.output.csv, rules.r2_table.output.csv, rules.recovery_table.output.csv]
+        + ([rules.rollout_table.output.csv] if ROLLOUTS else []),
+        fits=for_models(rules.fit_forces.output.fit),
+        recovery=for_engines(rules.judge_laws.output.recovery),
+        rollouts=ROLLOUTS,
     output:
-        report(
-            f"{RESULTS}/report/index.md",
-            caption="../report/index.rst",
-            category="Report",
-        ),
+        report(f"{REPORT}/index.md", caption="../report/index.rst", category="Report"),
     log:
-        f"{RESULTS}/logs/report.log",
+        log_path("report"),
     benchmark:
-        f"{RESULTS}/benchmarks/report.tsv"
+        benchmark_path("report")
     params:
         outdir=lambda wc, output: os.path.dirname(output[0]),
         benchmarks=f"{RESULTS}/benchmarks",

@@ -3,13 +3,13 @@
 
 rule integrate_truth:
     input:
-        data=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+        data=rules.simulate.output[0],
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/rollout_truth.h5",
+        f"{DATASET}/rollout_truth.h5",
     log:
-        f"{RESULTS}/logs/rollout_truth/{{sim}}_d{{dim}}_n{{n}}.log",
+        log_path("rollout_truth", "dataset"),
     benchmark:
-        f"{RESULTS}/benchmarks/rollout_truth/{{sim}}_d{{dim}}_n{{n}}.tsv"
+        benchmark_path("rollout_truth", "dataset")
     params:
         settings=json.dumps(rollout_settings(config)),
     threads: 1
@@ -25,16 +25,16 @@ rule integrate_truth:
 
 rule rollout:
     input:
-        model=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/best.pt",
-        recovery=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/recovery_{{engine}}.json",
-        data=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+        model=rules.train_gnn.output.best,
+        recovery=rules.judge_laws.output.recovery,
+        data=rules.simulate.output[0],
         truth=rules.integrate_truth.output[0],
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/rollout_{{engine}}.h5",
+        f"{MODEL}/rollout_{{engine}}.h5",
     log:
-        f"{RESULTS}/logs/rollout/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
+        log_path("rollout", "engine"),
     benchmark:
-        f"{RESULTS}/benchmarks/rollout/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+        benchmark_path("rollout", "engine")
     params:
         settings=json.dumps(rollout_settings(config)),
     threads: config["rollout"]["threads"]
@@ -49,21 +49,19 @@ rule rollout:
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 
+ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"])
+
+
 rule rollout_table:
     input:
-        rollout_inputs(),
+        ROLLOUTS,
     output:
-        csv=report(
-            f"{RESULTS}/report/rollout.csv",
-            caption="../report/rollout.rst",
-            category="Tables",
-            labels={"table": "rollout"},
-        ),
-        md=f"{RESULTS}/report/rollout.md",
+        csv=report(f"{REPORT}/rollout.csv", caption="../report/rollout.rst", category="Tables", labels={"table": "rollout"}),
+        md=f"{REPORT}/rollout.md",
     log:
-        f"{RESULTS}/logs/rollout_table.log",
+        log_path("rollout_table"),
     benchmark:
-        f"{RESULTS}/benchmarks/rollout_table.tsv"
+        benchmark_path("rollout_table")
     threads: 1
     resources:
         mem_mb=1000,

@@ -3,11 +3,11 @@
 
 rule simulate:
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+        f"{DATASET}/data.h5",
     log:
-        f"{RESULTS}/logs/simulate/{{sim}}_d{{dim}}_n{{n}}.log",
+        log_path("simulate", "dataset"),
     benchmark:
-        f"{RESULTS}/benchmarks/simulate/{{sim}}_d{{dim}}_n{{n}}.tsv"
+        benchmark_path("simulate", "dataset")
     params:
         settings=lambda wc: json.dumps(sim_settings(config, wc.sim)),
     threads: config["simulate"]["threads"]

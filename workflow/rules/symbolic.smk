@@ -3,15 +3,15 @@
 
 rule symbolic_regression:
     input:
-        model=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/best.pt",
-        messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
-        selected=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/selected.json",
+        model=rules.train_gnn.output.best,
+        messages=rules.dump_messages.output[0],
+        selected=rules.select_messages.output[0],
     output:
-        f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/sr_{{engine}}.json",
+        f"{MODEL}/sr_{{engine}}.json",
     log:
-        f"{RESULTS}/logs/symbolic_regression/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
+        log_path("symbolic_regression", "engine"),
     benchmark:
-        f"{RESULTS}/benchmarks/symbolic_regression/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+        benchmark_path("symbolic_regression", "engine")
     params:
         settings=lambda wc: json.dumps(sr_settings(config, wc.engine)),
     threads: config["symbolic"]["threads"]
@@ -27,21 +27,21 @@ rule symbolic_regression:
 
 rule judge_laws:
     input:
-        sr=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/sr_{{engine}}.json",
-        messages=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/messages.h5",
+        sr=rules.symbolic_regression.output[0],
+        messages=rules.dump_messages.output[0],
     output:
-        recovery=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/recovery_{{engine}}.json",
+        recovery=f"{MODEL}/recovery_{{engine}}.json",
         figure=report(
-            f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/pareto_{{engine}}.png",
+            f"{MODEL}/pareto_{{engine}}.png",
             caption="../report/pareto.rst",
             category="Pareto fronts",
             subcategory="{sim} d={dim} n={n}",
             labels={"variant": "{variant}", "engine": "{engine}", "seed": "{seed}"},
         ),
     log:
-        f"{RESULTS}/logs/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.log",
+        log_path("judge_laws", "engine"),
     benchmark:
-        f"{RESULTS}/benchmarks/judge_laws/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}_{{engine}}.tsv"
+        benchmark_path("judge_laws", "engine")
     threads: 1
     resources:
         mem_mb=2000,
@@ -55,16 +55,14 @@ rule judge_laws:
 
 rule recovery_table:
     input:
-        recovery_inputs(),
+        for_engines(rules.judge_laws.output.recovery),
     output:
-        csv=report(
-            f"{RESULTS}/report/recovery.csv", caption="../report/recovery.rst", category="Tables", labels={"table": "recovery"}
-        ),
-        md=f"{RESULTS}/report/recovery.md",
+        csv=report(f"{REPORT}/recovery.csv", caption="../report/recovery.rst", category="Tables", labels={"table": "recovery"}),
+        md=f"{REPORT}/recovery.md",
     log:
-        f"{RESULTS}/logs/recovery_table.log",
+        log_path("recovery_table"),
     benchmark:
-        f"{RESULTS}/benchmarks/recovery_table.tsv"
+        benchmark_path("recovery_table")
     threads: 1
     resources:
         mem_mb=1000,

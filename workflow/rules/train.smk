@@ -3,20 +3,18 @@
 
 rule train_gnn:
     input:
-        data=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/data.h5",
+        data=rules.simulate.output[0],
     output:
-        best=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/best.pt",
-        last=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/last.pt",
-        history=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/history.h5",
-        metrics=f"{RESULTS}/{{sim}}_d{{dim}}_n{{n}}/{{variant}}_s{{seed}}/metrics.json",
+        best=f"{MODEL}/best.pt",
+        last=f"{MODEL}/last.pt",
+        history=f"{MODEL}/history.h5",
+        metrics=f"{MODEL}/metrics.json",
     log:
-        f"{RESULTS}/logs/train_gnn/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.log",
+        log_path("train_gnn", "model"),
     benchmark:
-        f"{RESULTS}/benchmarks/train_gnn/{{sim}}_d{{dim}}_n{{n}}_{{variant}}_s{{seed}}.tsv"
+        benchmark_path("train_gnn", "model")
     params:
-        settings=lambda wc: json.dumps(
-            train_settings(config, int(wc.n), wc.variant, int(wc.dim), wc.sim)
-        ),
+        settings=lambda wc: json.dumps(train_settings(config, int(wc.n), wc.variant, int(wc.dim), wc.sim)),
         outdir=lambda wc, output: os.path.dirname(output.best),
     threads: config["train"]["threads"]
     resources:
@@ -33,16 +31,14 @@ rule train_gnn:
 
 rule mae_table:
     input:
-        [model_path(*m, "metrics.json") for m in models(config)],
+        for_models(rules.train_gnn.output.metrics),
     output:
-        csv=report(
-            f"{RESULTS}/report/mae.csv", caption="../report/mae.rst", category="Tables", labels={"table": "test MAE"}
-        ),
-        md=f"{RESULTS}/report/mae.md",
+        csv=report(f"{REPORT}/mae.csv", caption="../report/mae.rst", category="Tables", labels={"table": "test MAE"}),
+        md=f"{REPORT}/mae.md",
     log:
-        f"{RESULTS}/logs/mae_table.log",
+        log_path("mae_table"),
     benchmark:
-        f"{RESULTS}/benchmarks/mae_table.tsv"
+        benchmark_path("mae_table")
     threads: 1
     resources:
         mem_mb=1000,

@@ -13,8 +13,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from symdistill.plots import pyplot, save
-from symdistill.provenance import atomic_path
+from symdistill.core.provenance import atomic_path
+from symdistill.gnn.variants import VARIANTS
+from symdistill.report.plots import pyplot, save
 
 
 def training_curves(histories: list[Path], out_png) -> None:
@@ -77,6 +78,12 @@ def rollout_errors(files: list[Path], out_png) -> None:
     axes[0][0].set_ylabel("median position RMSE")
     axes[0][-1].legend(fontsize=6)
     save(fig, out_png, f"{law}: rollout error vs time (dashed: GNN, solid: symbolic model)")
+
+
+def _variant_rank(path: Path) -> int:
+    with h5py.File(path) as f:
+        name = str(f.attrs.get("variant", ""))
+    return list(VARIANTS).index(name) if name in VARIANTS else len(VARIANTS)
 
 
 def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
@@ -191,7 +198,7 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
             png = figs / f"rollout_error_{ds.name}.png"
             rollout_errors(files, png)
             md.append(f"![rollout error {ds.name}](figures/{png.name})")
-            example = next((p for p in files if p.parent.name.startswith("bottleneck")), files[0])
+            example = min(files, key=_variant_rank)  # the first rolled-out variant in registry order
             png = figs / f"rollout_examples_{ds.name}.png"
             rollout_examples(example, png)
             md.append(f"![rollout examples {ds.name}](figures/{png.name})")

@@ -7,34 +7,16 @@ entry point, so a bad value is reported the same way everywhere: by its key and 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import functools
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from symdistill.expr import ExpressionError
-from symdistill.laws import BUILTIN_LAWS, check_law, get_law
-from symdistill.simulate import split_sizes
-
-#: the one place defaults live; package data, so it is found from any install (the workflow's
-#: workflow/schemas/config.schema.yaml is a link to it)
-SCHEMA = "config.schema.yaml"
-
-
-class ConfigError(ValueError):
-    """The config is invalid; the message names the key and the offending value."""
-
-
-@functools.lru_cache(maxsize=1)
-def _schema_text() -> str:
-    return resources.files("symdistill").joinpath(SCHEMA).read_text()
-
-
-def _schema() -> dict:
-    return yaml.safe_load(_schema_text())
+from symdistill.core.expr import ExpressionError
+from symdistill.core.laws import BUILTIN_LAWS, check_law, get_law
+from symdistill.core.schema import ConfigError, check_settings, schema  # noqa: F401 (re-exported)
+from symdistill.gnn.variants import VARIANTS, get_variant
+from symdistill.physics.simulate import split_sizes
 
 
 def _with_defaults(cls):
@@ -65,9 +47,9 @@ def validate_config(config: dict) -> dict:
     Raises ConfigError listing every problem, each naming the key and the value.
     """
     cfg = copy.deepcopy(dict(config))
-    schema = _schema()
-    cls = _with_defaults(jsonschema.validators.validator_for(schema))
-    errors = sorted(cls(schema).iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
+    rules = schema()
+    cls = _with_defaults(jsonschema.validators.validator_for(rules))
+    errors = sorted(cls(rules).iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
     if not problems:
         for i, name in enumerate(cfg["simulations"]):
@@ -83,10 +65,11 @@ def validate_config(config: dict) -> dict:
                 problems.append(str(err))
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
-        for i, name in enumerate(cfg["eql"]["simulations"]):  # a known law outside 'simulations'
-            if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # is narrowed away
-                problems.append(f"config key 'eql.simulations.{i}': unknown simulation {name!r}")
-        cfg["eql"]["simulations"] = [s for s in cfg["eql"]["simulations"] if s in cfg["simulations"]]
+        for section in [v.section for v in VARIANTS.values() if v.section]:
+            for i, name in enumerate(cfg[section]["simulations"]):  # a known law outside
+                if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # 'simulations' is narrowed away
+                    problems.append(f"config key '{section}.simulations.{i}': unknown simulation {name!r}")
+            cfg[section]["simulations"] = [s for s in cfg[section]["simulations"] if s in cfg["simulations"]]
         s = cfg["simulate"]
         try:
             split_sizes(s["n_sims"], s["validation"], s["test"])
@@ -98,32 +81,6 @@ def validate_config(config: dict) -> dict:
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return cfg
-
-
-def check_settings(section: str, settings: dict, cls=None, ignore: tuple[str, ...] = ()) -> None:
-    """Validate a console script's JSON settings through the workflow's schema: every key the
-    schema section ``section`` knows (``eql_*`` keys against the ``eql`` section), except
-    ``ignore`` (keys whose shape differs there), must satisfy its rule, and, given the settings
-    dataclass ``cls``, no key may be unknown to it."""
-    if not isinstance(settings, dict):
-        raise ConfigError(f"--settings must be a JSON object, got {type(settings).__name__}")
-    props = _schema()["properties"]
-    if cls is not None:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ConfigError(f"unknown {section} settings {unknown}; known: {sorted(known)}")
-    problems = []
-    for key, value in settings.items():
-        where, name = (("eql", key[4:]) if key.startswith("eql_") else (section, key))
-        rule = props.get(where, {}).get("properties", {}).get(name)
-        if rule is None or key in ignore:
-            continue
-        rule = {k: v for k, v in rule.items() if k != "default"}
-        for err in jsonschema.validators.validator_for(rule)(rule).iter_errors(value):
-            problems.append(f"settings key '{key}': value {value!r} is invalid: {err.message}")
-    if problems:
-        raise ConfigError("; ".join(problems))
 
 
 def load_config(path_or_dict: str | Path | dict) -> dict:
@@ -158,21 +115,22 @@ _SCHEDULING_KEYS = ("batch_size_per_n", "gpus", "mem_mb", "runtime")
 
 
 def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2, sim: str = "") -> dict:
-    """The TrainSettings fields (besides variant, seed, threads) for one model."""
+    """The TrainSettings fields (besides variant, seed, threads) for one model: the train
+    section, the batch size for n particles, and what the variant takes from its own section."""
     t = cfg["train"]
     out = {k: v for k, v in t.items() if k not in _SCHEDULING_KEYS and k != "threads"}
     out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
-    if variant == "eql":
-        e = cfg["eql"]
-        inputs = [i for i in e["inputs_per_sim"].get(sim, e["inputs"]) if i != "dz"]
-        if dim == 3 and "dy" in inputs:
-            inputs.insert(inputs.index("dy") + 1, "dz")
-        out.update({f"eql_{k}": v for k, v in e.items()
-                    if k not in ("simulations", "inputs", "inputs_per_sim", "node_output", "steps", "lr",
-                                 "grad_clip")})
-        out.update(eql_inputs=inputs, node_output=e["node_output"], grad_clip=e["grad_clip"])
-        out.update({k: e[k] for k in ("steps", "lr") if k in e})
+    out.update(get_variant(variant).train_overrides(cfg, dim, sim))
     return out
+
+
+def engines_for(cfg: dict, variant: str) -> list[str]:
+    """The engines that distil a variant's law: its own read-out, else the configured symbolic
+    regression engines if the variant is among symbolic.variants."""
+    readout = get_variant(variant).readout
+    if readout:
+        return [readout]
+    return list(cfg["symbolic"]["engines"]) if variant in cfg["symbolic"]["variants"] else []
 
 
 def sr_settings(cfg: dict, engine: str) -> dict:
@@ -188,11 +146,13 @@ def rollout_settings(cfg: dict) -> dict:
 
 
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
-    """Every (simulation, dim, n, variant, seed) model of the experiment matrix (eql included)."""
+    """Every (simulation, dim, n, variant, seed) model of the experiment matrix: the configured
+    variants on every data set, and a variant with a section of its own (eql) on the simulations
+    that section names."""
     out = []
     for ds in datasets(cfg):
-        variants = list(cfg["variants"]) + (["eql"] if ds[0] in cfg["eql"]["simulations"] else [])
-        out += [(*ds, v, s) for v in variants for s in cfg["seeds"]]
+        own = [v.name for v in VARIANTS.values() if v.section and ds[0] in cfg[v.section]["simulations"]]
+        out += [(*ds, v, s) for v in [*cfg["variants"], *own] for s in cfg["seeds"]]
     return out
 
 

@@ -13,36 +13,38 @@ import os
 import sys
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 from tqdm import tqdm
 
-from symdistill.integrate import integrate
-from symdistill.laws import Law, get_law
-from symdistill.nbody import NBody
-from symdistill.provenance import config_hash, stamp
+from symdistill.core.laws import Law, get_law
+from symdistill.core.provenance import config_hash, stamp
+from symdistill.core.schema import stage_settings
+from symdistill.physics.integrate import integrate
+from symdistill.physics.nbody import NBody
 
 
-@dataclass
+@stage_settings("simulate", shaped_elsewhere=("dt",))
 class SimSettings:
-    """Everything that determines a data set (and so its config hash)."""
+    """Everything that determines a data set (and so its config hash); defaults from the
+    schema's ``simulate`` section."""
 
     law: str
-    n: int = 4
-    dim: int = 2
-    n_sims: int = 1000
-    steps: int = 500
-    dt: float | None = None  # None: the law's default
-    rtol: float = 1e-9
-    atol: float = 1e-9
-    seed: int = 0
-    validation: float = 0.1
-    test: float = 0.1
-    block: int = 2000
-    custom_laws: dict = field(default_factory=dict)
+    n: int
+    dim: int
+    n_sims: int
+    steps: int
+    rtol: float
+    atol: float
+    seed: int
+    validation: float
+    test: float
+    block: int
+    dt: float | None = None  # this law's step (None: the law's default); the schema maps law -> dt
+    custom_laws: dict = field(default_factory=dict)  # the law's definition, if it is not built in
 
     def resolve_law(self) -> Law:
         return get_law(self.law, self.custom_laws)
@@ -193,8 +195,8 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--law", required=True, help="simulation name (built-in or from custom_laws)")
-    p.add_argument("--n", type=int, default=4)
-    p.add_argument("--dim", type=int, default=2)
+    p.add_argument("--n", type=int, default=4, help="particles per system")
+    p.add_argument("--dim", type=int, default=2, help="spatial dimension")
     p.add_argument("--settings", default="{}", help="JSON object of further SimSettings fields")
     p.add_argument("--config", help="config.yaml to take the 'simulate' settings from")
     p.add_argument("--threads", type=int, default=1, help="worker processes")
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
-        from symdistill.config import check_settings, load_config, sim_settings
+        from symdistill.core.config import load_config, sim_settings
+        from symdistill.core.schema import check_settings
 
         extra = json.loads(a.settings)
         check_settings("simulate", extra, SimSettings, ignore=("dt",))  # one law's dt here

@@ -15,16 +15,17 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 import sympy as sp
 
-from symdistill import central, simplify
-from symdistill.expr import ExpressionError, parse_expression
-from symdistill.provenance import atomic_path, versions
+from symdistill.core.expr import ExpressionError, parse_expression
+from symdistill.core.provenance import atomic_path, versions
+from symdistill.core.schema import check_settings, stage_settings
+from symdistill.distill import central, simplify
 
 #: Engine-neutral operator names -> Operon symbol names.
 OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
@@ -37,36 +38,29 @@ PYSR_UNARY = {"exp": "exp", "log": "log", "sqrt": "sqrt", "square": "square", "s
               "cos": "cos", "tanh": "tanh", "abs": "abs", "inv": "inv"}
 
 
-@dataclass
+@stage_settings("symbolic")
 class SRSettings:
-    """Search budget and grammar (published: PySR with + * inv exp log, 5,000 samples)."""
+    """Search budget, grammar and how a law is chosen (defaults and their meaning: the schema's
+    ``symbolic`` section; published: PySR with + * inv exp log, 5,000 samples)."""
 
-    engine: str = "operon"
-    samples: int = 5000
-    # keep this fraction of the sampled edges, dropping those whose message is farthest from
-    # the median: close encounters give a heavy tail that dominates squared error (uses no
-    # knowledge of the true law)
-    trim: float = 0.9
-    time_limit: float = 30.0  # seconds per component
-    operators: list[str] = field(default_factory=lambda: ["add", "sub", "mul", "div", "exp", "log"])
-    max_length: int = 20
-    population_size: int = 1000
-    optimizer_iterations: int = 5  # local constant optimisation per candidate (Operon)
-    generations: int = 0  # Operon generation cap (0: none; with threads=1 the run is repeatable)
-    eql_term_tol: float = 0.02  # eql read-out: drop terms below this fraction of the RMS
-    iterations: int = 6000  # PySR iterations (the time limit still applies)
-    # "central": search the radial scalar of a central pairwise force once per model and rebuild
-    # every component from it (symdistill.central); "none": one free search per component
-    structure: str = "central"
-    # how the law is chosen from a front: "score" = steepest drop of log-loss per unit of
-    # complexity over the whole front (Cranmer et al. 2020); "best" = PySR's default, the same
-    # score among members within loss_tolerance x the lowest loss
-    choice: str = "score"
-    loss_tolerance: float = 1.5
-    simplify: bool = True  # add each member's refitted backward eliminations to the front
-    restarts: int = 1  # independent searches (seeds seed, seed+1, ...) whose fronts are merged
-    seed: int = 0
-    threads: int = 1
+    engine: str
+    samples: int
+    trim: float
+    time_limit: float
+    operators: list[str]
+    max_length: int
+    population_size: int
+    optimizer_iterations: int
+    generations: int
+    eql_term_tol: float
+    iterations: int
+    structure: str
+    choice: str
+    loss_tolerance: float
+    simplify: bool
+    restarts: int
+    seed: int
+    threads: int
 
 
 @dataclass
@@ -180,14 +174,14 @@ class EQLEngine:
     name = "eql"
 
     def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
-        from symdistill.eql import INPUT_CLIP, input_exprs
-        from symdistill.models import load_model
+        from symdistill.gnn.eql import INPUT_CLIP, input_exprs
+        from symdistill.gnn.models import load_model
 
         if not context or not context.get("model"):
             raise ValueError("the eql engine needs the trained eql model (--model)")
         model = load_model(context["model"])
-        if model.cfg.variant != "eql":
-            raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, not eql")
+        if model.variant.edge_model != "eql":
+            raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, without an EQL edge model")
         # 6 significant digits, as Operon prints: rollouts of near-equilibrium laws need them
         inputs = input_exprs(model.cfg.eql["inputs"])
         (expr,) = model.edge_model.to_sympy(inputs, [context["component"]], digits=6)
@@ -285,7 +279,7 @@ def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSe
                  context: dict | None = None) -> list[Candidate]:
     """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
     (``s.simplify``) every member's backward eliminations and rounded exponents refitted on all
-    samples (symdistill.simplify), all scored with one engine-neutral complexity. The constant
+    samples (symdistill.distill.simplify), all scored with one engine-neutral complexity. The constant
     model heads the front, so the first real member's score says how much it explains."""
     found: list[Candidate] = []
     for k in range(max(1, s.restarts)):
@@ -314,7 +308,7 @@ def _evaluate(text: str, names: list[str], X: np.ndarray) -> np.ndarray:
 def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int,
                        s: SRSettings, context: dict) -> tuple[list[dict], dict]:
     """One search for the radial scalar of a central force; every component rebuilt from each
-    front member with its direction and offset refitted by least squares (symdistill.central)."""
+    front member with its direction and offset refitted by least squares (symdistill.distill.central)."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
     dx, S = X[:, :dim], X[:, dim:]
     dec = central.decompose(msgs, dx)
@@ -391,7 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     try:
-        s = SRSettings(**json.loads(a.settings))
+        extra = json.loads(a.settings)
+        check_settings("symbolic", extra, SRSettings)
+        s = SRSettings(**extra)
         if a.threads:
             s.threads = a.threads
         if s.engine == "pysr":

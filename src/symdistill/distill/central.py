@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symdistill.laws import SOFTENING
+from symdistill.core.fit import least_squares
+from symdistill.core.laws import SOFTENING
 
 
 @dataclass
@@ -113,13 +114,12 @@ def scalar_names(names: list[str], dim: int) -> list[str]:
 def refit_component(g: np.ndarray, dx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Least squares y ~ g (a . dx) / |dx| + b for one message component; returns (a, b, mse)."""
     u = dx / np.linalg.norm(dx, axis=1, keepdims=True)
-    design = np.column_stack([g[:, None] * u, np.ones(len(g))])
-    ok = np.isfinite(design).all(axis=1) & np.isfinite(y)
-    if ok.sum() < design.shape[1] + 1:
+    X = g[:, None] * u
+    ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
+    if ok.sum() < X.shape[1] + 2:
         return np.full(dx.shape[1], np.nan), float("nan"), float("inf")
-    coef, *_ = np.linalg.lstsq(design[ok], y[ok], rcond=None)
-    resid = y[ok] - design[ok] @ coef
-    return coef[:-1], float(coef[-1]), float(np.mean(resid**2))
+    a, b, resid = least_squares(X[ok], y[ok])
+    return a, float(b), float(np.mean(resid**2))
 
 
 def component_text(g_text: str, a: np.ndarray, b: float, spatial: list[str], r_name: str = "r") -> str:

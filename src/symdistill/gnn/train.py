@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -22,70 +22,61 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from symdistill.data import load_graphs
-from symdistill.eql import EQLSettings
-from symdistill.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
-from symdistill.provenance import atomic_path, config_hash, open_h5, stamp
+from symdistill.core.provenance import atomic_path, config_hash, open_h5, stamp
+from symdistill.core.schema import check_settings, stage_settings
+from symdistill.gnn.data import load_graphs
+from symdistill.gnn.eql import EQLTraining
+from symdistill.gnn.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
+from symdistill.gnn.variants import VARIANTS, get_variant
 
 
-@dataclass
+@stage_settings("train")
 class TrainSettings:
-    """Training hyperparameters (published values in config/paper.yaml)."""
+    """One model's training (defaults and their meaning: the schema's ``train`` section;
+    published values in config/paper.yaml). ``eql`` holds the EQL edge model's settings for the
+    variants that have one."""
 
-    variant: str = "standard"
-    steps: int = 5000
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-8
-    schedule: str = "onecycle"  # onecycle | cosine | constant
-    final_div_factor: float = 1e5
-    hidden: int = 300
-    layers: int = 3
-    msg_dim: int = 100
-    node_output: str = "acceleration"  # or "force": node model output divided by mass
-    l1_weight: float = 1e-2
-    kl_weight: float = 1.0
-    # eql variant: architecture, inputs, message L1 and a train -> sparsify -> prune schedule
-    eql_inputs: list[str] = field(default_factory=lambda: ["dx", "dy", "log_r", "log_m1", "log_m2"])
-    eql_layers: int = 2
-    eql_constant: int = 8
-    eql_identity: int = 16
-    eql_product: int = 8
-    eql_square: int = 0
-    eql_sin: int = 0
-    eql_exp: int = 4
-    eql_division: int = 0
-    eql_skip: bool = False
-    eql_message_l1: float = 0.01
-    eql_sparsity: float = 5e-2  # weight of the sparsity penalty on EQL weights
-    eql_sparsity_kind: str = "l05"  # l05 (smoothed L0.5) or l1
-    eql_sparsity_start: float = 0.25  # fraction of training before the penalty switches on
-    eql_prune_at: float = 0.75  # fraction of training at which small weights are frozen at 0
-    eql_threshold: float = 0.1
-    eql_snap: float = 0.0  # at prune_at, monomial exponents near a multiple of this are frozen there (0: off)
-    eql_snap_tol: float = 0.15
-    augment_std: float = 3.0
-    prune_end: float = 0.65  # pruning reaches d components at this fraction of training
-    prune_every: int = 0  # steps between pruning updates; 0: steps // 100
-    sample_every: int = 5
-    val_every: int = 250
-    val_graphs: int = 2048
-    checkpoint_every: int = 500
-    grad_clip: float = 0.0  # max gradient norm (0: no clipping)
-    explode_factor: float = 1e3  # stop when the running loss exceeds this multiple of its best or of predicting zero
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = False  # bfloat16 autocast on GPU
-    threads: int = 1
+    variant: str
+    seed: int
+    steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    schedule: str  # onecycle | cosine | constant
+    final_div_factor: float
+    hidden: int
+    layers: int
+    msg_dim: int
+    node_output: str
+    l1_weight: float
+    kl_weight: float
+    augment_std: float
+    prune_end: float  # pruning reaches d components at this fraction of training
+    prune_every: int  # steps between pruning updates; 0: steps // 100
+    sample_every: int
+    val_every: int
+    val_graphs: int
+    checkpoint_every: int
+    grad_clip: float  # max gradient norm (0: no clipping)
+    explode_factor: float
+    device: str  # auto | cpu | cuda | cuda:N
+    amp: bool  # bfloat16 autocast on GPU
+    threads: int
+    eql: EQLTraining | None = None
+
+    def __post_init__(self):
+        variant = get_variant(self.variant)
+        if isinstance(self.eql, dict):
+            self.eql = EQLTraining(**self.eql)
+        if variant.edge_model == "eql" and self.eql is None:
+            self.eql = EQLTraining()
 
     def model_settings(self, dim: int) -> ModelSettings:
         eql = {}
-        if self.variant == "eql":
-            # the architecture fields are EQLSettings' own, prefixed eql_ here
-            eql = {f.name: getattr(self, f"eql_{f.name}") for f in fields(EQLSettings)}
-            eql["inputs"] = list(self.eql_inputs)
-        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, self.msg_dim,
-                             self.node_output, eql)
+        if self.eql is not None and get_variant(self.variant).edge_model == "eql":
+            eql = {**asdict(self.eql.architecture()), "inputs": list(self.eql.inputs)}
+        width = get_variant(self.variant).width(self.msg_dim, dim)
+        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, width, self.node_output, eql)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""
@@ -120,13 +111,6 @@ def make_schedule(opt: torch.optim.Optimizer, s: TrainSettings):
     raise ValueError(f"unknown train.schedule {s.schedule!r}; use onecycle, cosine or constant")
 
 
-def pruned_count(step: int, s: TrainSettings, dim: int) -> int:
-    """Components kept at ``step``: cosine from msg_dim down to d, reaching d at prune_end."""
-    end = max(1, int(s.prune_end * s.steps))
-    frac = min(step / end, 1.0)
-    return int(round(dim + (s.msg_dim - dim) * 0.5 * (1 + math.cos(math.pi * frac))))
-
-
 class Trainer:
     """Holds the data, model and optimiser state of one training run."""
 
@@ -146,15 +130,12 @@ class Trainer:
                             load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
         self.data_path = data_path
         _, self.n, self.dim = self.y.shape
+        self.variant = get_variant(s.variant)
         self.model = GraphNetwork(s.model_settings(self.dim)).to(self.device)
-        if s.variant == "eql":  # fixed input scales from the training edges
-            from symdistill.eql import edge_inputs
-
-            probe = self.x[: min(len(self.x), 2048)]
-            e = fully_connected_edges(self.n, len(probe), self.device)
-            flat = probe.reshape(-1, probe.shape[-1])
-            self.model.edge_model.set_input_scale(
-                edge_inputs(s.eql_inputs, flat[e[1]], flat[e[0]], self.dim))
+        if self.model.cfg.msg_dim != s.msg_dim:
+            print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
+                  "does not apply to this variant)", file=sys.stderr)
+        self.variant.prepare(self)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
@@ -188,12 +169,13 @@ class Trainer:
         pred, raw = self._forward(x)
         err = (pred - y).abs()
         per_graph = err.sum(dim=(1, 2))
-        weight = {"l1": s.l1_weight, "kl": s.kl_weight, "eql": s.eql_message_l1}.get(s.variant, 0.0)
+        weight = self.variant.penalty_weight(s)
         if weight:
             per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
         loss = per_graph.mean()
-        if s.variant == "eql" and self.step >= s.eql_sparsity_start * s.steps and s.eql_sparsity:
-            loss = loss + s.eql_sparsity * self.model.edge_model.sparsity_penalty(s.eql_sparsity_kind)
+        extra = self.variant.extra_loss(self)
+        if extra is not None:
+            loss = loss + extra
         return loss, err.mean()
 
     @torch.no_grad()
@@ -208,18 +190,21 @@ class Trainer:
         return total / y.numel()
 
     @torch.no_grad()
-    def prune(self, probe: torch.Tensor) -> None:
-        """Keep the scheduled number of components with the largest message std (pruning)."""
-        keep = pruned_count(self.step, self.s, self.dim)
+    def mask_components(self, keep: int) -> None:
+        """Keep the ``keep`` unmasked components with the largest message std on the probe graphs."""
         if keep >= int(self.model.mask.sum().item()):
             return
         self.model.eval()
-        _, raw = self._forward(probe)
+        _, raw = self._forward(self.probe)
         self.model.train()
         std = (self.model.messages(raw)).std(dim=0)
         mask = torch.zeros_like(self.model.mask)
         mask[torch.topk(std, keep).indices] = 1.0
         self.model.mask.copy_(mask * self.model.mask)
+
+    def forget_best(self) -> None:
+        """Drop the best-so-far model (after a change such as pruning, only later models count)."""
+        self.best_val, self.best_state = math.inf, None
 
     def train_step(self, check: deque | None = None) -> tuple[float, float]:
         """One optimiser step on a random augmented batch; returns (loss, MAE) before the step.
@@ -263,25 +248,14 @@ class Trainer:
 
     def fit(self) -> dict:
         s = self.s
-        prune_every = s.prune_every or max(1, s.steps // 100)
-        probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
+        self.probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
         early: deque = deque(maxlen=WINDOW)
         start = time.perf_counter() - self.elapsed
         self.model.train()
         with tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
                   disable=self.quiet, file=sys.stderr, mininterval=2.0) as bar:
             while self.step < s.steps:
-                if s.variant == "pruning" and self.step % prune_every == 0:
-                    self.prune(probe)
-                if s.variant == "eql" and self.step == int(s.eql_prune_at * s.steps):
-                    snapped = self.model.edge_model.snap_exponents(s.eql_snap, s.eql_snap_tol)
-                    if snapped:
-                        print(f"step {self.step}: froze {snapped} exponents at multiples of {s.eql_snap}",
-                              file=sys.stderr)
-                    kept = self.model.edge_model.prune(s.eql_threshold)
-                    self.best_val, self.best_state = math.inf, None  # only pruned weights count
-                    print(f"step {self.step}: pruned EQL weights below {s.eql_threshold}; {kept} remain",
-                          file=sys.stderr)
+                self.variant.before_step(self)
                 value, _ = self.train_step(check=early)
                 self.step += 1
                 if self.step % s.val_every == 0 or self.step == s.steps:
@@ -375,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="simulation HDF5 file")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--variant", required=True)
+    p.add_argument("--variant", required=True, choices=list(VARIANTS), help="GNN variant")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--settings", default="{}", help="JSON object of TrainSettings fields")
     p.add_argument("--threads", type=int, default=None)
@@ -383,10 +357,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
-        from symdistill.config import check_settings
-
         extra = json.loads(a.settings)
-        check_settings("train", extra, TrainSettings)
+        check_settings("train", extra, TrainSettings, nested={"eql": ("eql", EQLTraining)})
         extra.update(variant=a.variant, seed=a.seed)
         if a.threads:
             extra["threads"] = a.threads

@@ -1,9 +1,9 @@
 """The graph network of Cranmer et al. (2020) as a PyTorch Geometric ``MessagePassing`` layer.
 
 Edge model phi_e(x_i, x_j) -> message, summed over incoming edges, node model
-phi_v(x_i, sum of messages) -> acceleration. Variants differ only in what happens to the edge
-model's output on its way to the sum: ``kl`` samples it, ``pruning`` masks it, ``l1`` and
-``kl`` add a regulariser computed from it.
+phi_v(x_i, sum of messages) -> acceleration. What differs between variants (edge model, message
+width, sampling, masking, regulariser) is asked of the variant's entry in
+``symdistill.gnn.variants.VARIANTS``.
 """
 
 from __future__ import annotations
@@ -14,39 +14,36 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
-from symdistill.eql import EQL, EQLSettings, edge_inputs, log_space
-from symdistill.provenance import atomic_path
+from symdistill.core.provenance import atomic_path
+from symdistill.gnn.eql import EQL, EQLSettings, edge_inputs, log_space
+from symdistill.gnn.variants import get_variant
 
-VARIANTS = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
 NODE_OUTPUTS = ("acceleration", "force", "newtonian")
 
 
 @dataclass
 class ModelSettings:
-    """Everything needed to rebuild a model; stored in every checkpoint."""
+    """Everything needed to rebuild a model; stored in every checkpoint. Built from a stage's
+    TrainSettings (``TrainSettings.model_settings``), so it has no defaults of its own."""
 
-    variant: str = "standard"
-    dim: int = 2  # spatial dimension d
-    node_features: int = 6  # position (d), velocity (d), charge, mass
-    hidden: int = 300
-    layers: int = 3  # hidden layers per MLP
-    msg_dim: int = 100  # message components (d for bottleneck)
+    variant: str
+    dim: int  # spatial dimension d
+    node_features: int  # position (d), velocity (d), charge, mass
+    hidden: int
+    layers: int  # hidden layers per MLP
+    msg_dim: int  # message components (the variant's width for the configured msg_dim)
     # "acceleration": the node model outputs the acceleration (published). "force": its output
-    # is divided by the receiver's mass (Newton's second law built in), so summed messages that
-    # are forces need no further processing and the edge model has no reason to learn F / m1.
-    # "newtonian": no node MLP at all: acceleration = L (summed messages) / m, L linear.
-    node_output: str = "acceleration"
-    eql: dict = field(default_factory=dict)  # eql variant: EQLSettings fields plus "inputs"
+    # is divided by the receiver's mass (Newton's second law built in). "newtonian": no node
+    # MLP at all: acceleration = L (summed messages) / m, L linear.
+    node_output: str
+    eql: dict = field(default_factory=dict)  # eql edge model: EQLSettings fields plus "inputs"
 
     def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown model variant {self.variant!r}; choose from {VARIANTS}")
+        variant = get_variant(self.variant)
         if self.node_output not in NODE_OUTPUTS:
             raise ValueError(f"unknown node_output {self.node_output!r}; choose from {NODE_OUTPUTS}")
-        if self.variant == "eql" and not self.eql.get("inputs"):
-            raise ValueError("the eql variant needs eql settings with a list of 'inputs'")
-        if self.variant == "bottleneck":
-            self.msg_dim = self.dim
+        if variant.edge_model == "eql" and not self.eql.get("inputs"):
+            raise ValueError(f"the {self.variant} variant needs eql settings with a list of 'inputs'")
 
 
 def mlp(n_in: int, hidden: int, n_out: int, layers: int) -> nn.Sequential:
@@ -64,9 +61,10 @@ class GraphNetwork(MessagePassing):
     def __init__(self, cfg: ModelSettings):
         super().__init__(aggr="add")
         self.cfg = cfg
+        self.variant = get_variant(cfg.variant)
         f, k = cfg.node_features, cfg.msg_dim
-        raw = 2 * k if cfg.variant == "kl" else k  # kl: mean and log-variance per component
-        if cfg.variant == "eql":
+        raw = self.variant.raw_factor * k
+        if self.variant.edge_model == "eql":
             arch = {key: v for key, v in cfg.eql.items() if key != "inputs"}
             names = cfg.eql["inputs"]
             self.edge_model = EQL(len(names), raw, EQLSettings(**arch), log_space(names))
@@ -83,7 +81,7 @@ class GraphNetwork(MessagePassing):
 
         The EQL edge model instead sees the named edge inputs (dx, r, 1/r, m1, ...).
         """
-        if self.cfg.variant == "eql":
+        if self.variant.edge_model == "eql":
             return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim))
         return self.edge_model(torch.cat([x_i, x_j], dim=-1))
 
@@ -92,14 +90,7 @@ class GraphNetwork(MessagePassing):
 
     def to_message(self, raw: Tensor, sample: bool, generator: torch.Generator | None = None) -> Tensor:
         """Turn raw edge-model output into the message that is summed (mask, KL sampling)."""
-        k = self.cfg.msg_dim
-        if self.cfg.variant == "kl":
-            mean, logvar = raw[:, :k], raw[:, k:]
-            if not sample:
-                return mean
-            noise = torch.randn(mean.shape, device=mean.device, generator=generator)
-            return mean + torch.exp(0.5 * logvar) * noise
-        return raw * self.mask
+        return self.variant.to_message(raw, self.mask, self.cfg.msg_dim, sample, generator)
 
     def forward(
         self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None
@@ -123,14 +114,8 @@ class GraphNetwork(MessagePassing):
         return self.to_message(raw, sample=False)
 
     def regulariser(self, raw: Tensor) -> Tensor:
-        """Per-edge penalty before weighting: sum |m| (l1, eql) or KL to N(0, 1) (kl); else zeros."""
-        k = self.cfg.msg_dim
-        if self.cfg.variant in ("l1", "eql"):
-            return raw.abs().sum(dim=-1)
-        if self.cfg.variant == "kl":
-            mean, logvar = raw[:, :k], raw[:, k:]
-            return 0.5 * (mean**2 + torch.exp(logvar) - logvar - 1).sum(dim=-1)
-        return raw.new_zeros(raw.shape[0])
+        """Per-edge message penalty before weighting (the variant's; zeros if it has none)."""
+        return self.variant.penalty(raw, self.cfg.msg_dim)
 
 
 def fully_connected_edges(n: int, graphs: int, device=None) -> Tensor:

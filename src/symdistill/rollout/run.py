@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,15 +27,17 @@ import sympy as sp
 import torch
 from tqdm import tqdm
 
-from symdistill.data import load_graphs, node_features
-from symdistill.expr import parse_expression
-from symdistill.integrate import integrate
-from symdistill.laws import SOFTENING, Law
-from symdistill.edges import edge_columns, law_from_file
-from symdistill.models import GraphNetwork, fully_connected_edges, load_model
-from symdistill.nbody import NBody
-from symdistill.provenance import atomic_path, open_h5, stamp
-from symdistill.simulate import draw_initial_states
+from symdistill.core.edges import edge_columns, edge_features, law_from_file
+from symdistill.core.expr import parse_expression
+from symdistill.core.fit import least_squares, r_squared
+from symdistill.core.laws import Law
+from symdistill.core.provenance import atomic_path, open_h5, stamp
+from symdistill.core.schema import check_settings, stage_settings
+from symdistill.gnn.data import load_graphs, node_features
+from symdistill.gnn.models import GraphNetwork, fully_connected_edges, load_model
+from symdistill.physics.integrate import integrate
+from symdistill.physics.nbody import NBody
+from symdistill.physics.simulate import draw_initial_states
 
 #: Test conditions: n (None: as trained), initial position spread and log-mass standard deviation.
 CONDITIONS: dict[str, dict] = {
@@ -48,18 +50,18 @@ CONDITIONS: dict[str, dict] = {
 PREDICTORS = ("gnn", "symbolic")
 
 
-@dataclass
+@stage_settings("rollout")
 class RolloutSettings:
-    """What a rollout integrates and how."""
+    """What a rollout integrates and how (defaults: the schema's ``rollout`` section)."""
 
-    systems: int = 32  # initial states per condition
+    systems: int
+    rtol: float
+    atol: float
+    conditions: list[str]
+    seed: int
+    fit_graphs: int
+    accel_cap: float
     frames: int | None = None  # recorded frames (None: the data set's steps)
-    rtol: float = 1e-7
-    atol: float = 1e-7
-    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
-    seed: int = 1  # initial states of the out-of-distribution conditions
-    fit_graphs: int = 2000  # test graphs for fitting the symbolic read-out to the GNN
-    accel_cap: float = 100.0  # accelerations are capped at this times the data's largest
 
 
 # --- acceleration functions: (pos [S,n,d], vel, masses [S,n], charges [S,n]) -> acc [S,n,d] ---
@@ -91,10 +93,9 @@ def _pairs(n: int):
 
 
 def edge_feature_columns(pos, masses, charges, i, j) -> list[np.ndarray]:
-    """Edge features in ``edge_columns`` order, [S, E] each: dx..., r = |dx| + 0.01, m1, m2, q1, q2."""
-    dx = pos[:, i] - pos[:, j]
-    r = np.linalg.norm(dx, axis=-1) + SOFTENING
-    return [*np.moveaxis(dx, -1, 0), r, masses[:, i], masses[:, j], charges[:, i], charges[:, j]]
+    """Edge features in ``edge_columns`` order, [S, E] each, for receivers i and senders j."""
+    cols = edge_features(pos[:, i], pos[:, j], masses[:, i], masses[:, j], charges[:, i], charges[:, j])
+    return [cols[c] for c in edge_columns(pos.shape[-1])]
 
 
 @dataclass
@@ -146,9 +147,8 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
         print(f"warning: message expressions are not finite on {100 * (1 - ok.mean()):.0f}% of the test "
               "nodes; the symbolic model gives NaN", file=sys.stderr)
         return SymbolicModel(expressions, d, np.full((d, len(expressions)), np.nan), np.full(d, np.nan), divide)
-    coef, *_ = np.linalg.lstsq(design[ok], y[ok], rcond=None)
-    resid = y[ok] - design[ok] @ coef
-    r2 = 1 - (resid**2).sum() / ((y[ok] - y[ok].mean(axis=0)) ** 2).sum()
+    coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
+    r2 = r_squared(y[ok], resid)
     return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2))
 
 
@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     try:
-        s = RolloutSettings(**json.loads(a.settings))
+        extra = json.loads(a.settings)
+        check_settings("rollout", extra, RolloutSettings)
+        s = RolloutSettings(**extra)
         if a.command == "truth":
             write_truth(a.data, s, a.out, a.quiet)
         else:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from symdistill.edges import law_from_file
-from symdistill.plots import pyplot, save
-from symdistill.provenance import atomic_path
-from symdistill.verdict import judge
+from symdistill.core.edges import law_from_file
+from symdistill.core.provenance import atomic_path
+from symdistill.distill.verdict import judge
+from symdistill.report.plots import pyplot, save
 
 RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from symdistill.expr import parse_expression
+from symdistill.core.expr import parse_expression
 
 SOFTENING = 0.01
 POTENTIAL_SYMBOLS = ("r", "m1", "m2", "q1", "q2")

@@ -16,23 +16,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from symdistill.plots import pyplot, save
-from symdistill.provenance import atomic_path
+from symdistill.core.fit import least_squares, r_squared
+from symdistill.core.provenance import atomic_path
+from symdistill.report.plots import pyplot, save
 
 
 def lstsq(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, float]:
     """Least-squares y ~ X a + b; returns (a, b)."""
-    design = np.column_stack([X, np.ones(len(X))])
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return coef[:-1], float(coef[-1])
-
-
-def r_squared(y: np.ndarray, pred: np.ndarray) -> float:
-    """Coefficient of determination (1 - SS_res / SS_tot); 0 for constant y."""
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    if ss_tot == 0.0:
-        return 0.0
-    return 1.0 - float(((y - pred) ** 2).sum()) / ss_tot
+    a, b, _ = least_squares(X, y)
+    return a, float(b)
 
 
 def trimmed_fit(y: np.ndarray, X: np.ndarray, keep: float = 0.9, max_iter: int = 50):
@@ -63,9 +55,9 @@ def fit_components(messages: np.ndarray, target: np.ndarray, keep: float = 0.9) 
         a, b = lstsq(y, target)
         ra, rb, kept = trimmed_fit(y, target, keep)
         comps.append({
-            "a": a.tolist(), "b": b, "r2_plain": r_squared(y, target @ a + b),
+            "a": a.tolist(), "b": b, "r2_plain": r_squared(y, y - (target @ a + b)),
             "a_robust": ra.tolist(), "b_robust": rb,
-            "r2_robust": r_squared(y[kept], target[kept] @ ra + rb),
+            "r2_robust": r_squared(y[kept], y[kept] - (target[kept] @ ra + rb)),
         })
     return {
         "components": comps,

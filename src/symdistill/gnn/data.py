@@ -6,11 +6,10 @@ the fully connected edge index is shared and built once per batch size.
 
 from __future__ import annotations
 
-import h5py
 import numpy as np
 import torch
 
-from symdistill.provenance import open_h5
+from symdistill.core.provenance import open_h5
 
 
 def node_features(positions, velocities, charges, masses) -> np.ndarray:

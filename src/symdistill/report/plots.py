@@ -15,7 +15,7 @@ def pyplot():
 
 def save(fig, out_png, title: str | None = None) -> None:
     """Finish a figure (optional suptitle, tight layout) and write it atomically as PNG."""
-    from symdistill.provenance import atomic_path
+    from symdistill.core.provenance import atomic_path
 
     if title:
         fig.suptitle(title, fontsize=9)

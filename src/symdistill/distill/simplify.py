@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from symdistill.core.fit import least_squares
+
 MAX_TERMS = 24  # expansions with more top-level terms are pruned as printed
 
 
@@ -65,9 +67,9 @@ def _fit(V: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, flo
     ok = np.isfinite(design).all(axis=1)
     if ok.mean() < 0.99:
         return np.zeros(V.shape[1]), 0.0, float("inf")
-    coef, *_ = np.linalg.lstsq(design[ok], y[ok], rcond=None)
-    mse = float(np.mean((y[ok] - design[ok] @ coef) ** 2))
-    return (coef[:-1], float(coef[-1]), mse) if intercept else (coef, 0.0, mse)
+    a, b, resid = least_squares(design[ok], y[ok], intercept=False)
+    mse = float(np.mean(resid**2))
+    return (a[:-1], float(a[-1]), mse) if intercept else (a, 0.0, mse)
 
 
 def _build(basis, coef, const) -> sp.Expr:

@@ -13,8 +13,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from symdistill.provenance import atomic_path
-from symdistill.published import MAE_PAPER, R2_MPHIL, R2_PAPER
+from symdistill.core.provenance import atomic_path
+from symdistill.gnn.variants import VARIANTS
+from symdistill.report.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae", "zero_val_mae", "converged")
 RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
@@ -23,7 +24,7 @@ R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2
 ROLLOUT_COLUMNS = ("sim", "dim", "n_train", "variant", "seed", "engine", "verdicts", "predictor", "condition",
                    "n", "systems", "node_r2", "rmse_10pct", "rmse_50pct", "rmse_final", "energy_drift",
                    "true_energy_drift", "capped_fraction")
-VARIANT_ORDER = ("standard", "bottleneck", "l1", "kl", "pruning", "eql")
+VARIANT_ORDER = tuple(VARIANTS)  # registry order
 
 
 def markdown(rows: list[dict], columns) -> list[str]:

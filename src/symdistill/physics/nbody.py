@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symdistill.laws import SOFTENING, Law
+from symdistill.core.laws import SOFTENING, Law
 
 
 class NBody:

@@ -17,14 +17,14 @@ the softened distance r = |dx| + 0.01 in the direction factor dx / |dx| (exact) 
 from __future__ import annotations
 
 import functools
-
 from collections import defaultdict
 
 import numpy as np
 import sympy as sp
 
-from symdistill.laws import SOFTENING, Law
-from symdistill.edges import edge_columns
+from symdistill.core.edges import edge_columns
+from symdistill.core.fit import least_squares, r_squared
+from symdistill.core.laws import SOFTENING, Law
 
 NUMERIC_R2 = 0.999
 SYMBOLIC_TOL = 0.05
@@ -76,12 +76,9 @@ def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray)
     ok = np.isfinite(y) & np.isfinite(T).all(axis=1)
     if ok.mean() < 0.9:
         return {"r2": float("nan"), "a": None, "c": None, "finite_fraction": float(ok.mean()), "pass": False}
-    design = np.column_stack([T[ok], np.ones(ok.sum())])
-    coef, *_ = np.linalg.lstsq(design, y[ok], rcond=None)
-    resid = y[ok] - design @ coef
-    ss_tot = ((y[ok] - y[ok].mean()) ** 2).sum()
-    r2 = 1 - (resid**2).sum() / ss_tot if ss_tot > 0 else 0.0
-    return {"r2": float(r2), "a": coef[:-1].tolist(), "c": float(coef[-1]),
+    a, c, resid = least_squares(T[ok], y[ok])
+    r2 = r_squared(y[ok], resid)
+    return {"r2": float(r2), "a": a.tolist(), "c": float(c),
             "finite_fraction": float(ok.mean()), "pass": bool(r2 > NUMERIC_R2)}
 
 
@@ -133,8 +130,7 @@ def symbolic_check(expr: sp.Expr, targets: list[sp.Expr]) -> dict:
         return {"pass": False, "residual": 1.0, "reason": "expression is zero"}
     y = np.array([t.get(k, 0.0) for k in keys])
     B = np.array([[b.get(k, 0.0) for b in basis] for k in keys])
-    coef, *_ = np.linalg.lstsq(B, y, rcond=None)
-    resid = y - B @ coef
+    coef, _, resid = least_squares(B, y, intercept=False)
     rel = float(np.abs(resid).max() / np.abs(y).max())
     only_constant = bool(np.allclose(coef[:-1], 0))
     extra = [str(k) for k, r in zip(keys, resid) if abs(r) > SYMBOLIC_TOL * np.abs(y).max()]

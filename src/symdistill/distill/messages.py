@@ -1,7 +1,7 @@
 """Read a trained model's edge messages on held-out graphs, and pick the important components.
 
 Per edge (receiver i = particle 1, sender j = particle 2) we record the features a symbolic law
-may use (dx = x_i - x_j, ..., r = |dx| + 0.01, m1, m2, q1, q2), the true pairwise force on the
+may use (``symdistill.core.edges``: dx = x_i - x_j, ..., r = |dx| + 0.01, m1, m2, q1, q2), the true pairwise force on the
 receiver from the simulator's own potential, the pairwise acceleration F / m1, and the messages.
 """
 
@@ -15,17 +15,17 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from symdistill.edges import edge_columns, law_from_file, pair_forces
-from symdistill.laws import SOFTENING
-from symdistill.provenance import atomic_path, stamp
+from symdistill.core.edges import edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces
+from symdistill.core.provenance import atomic_path, stamp
+from symdistill.gnn.variants import get_variant
 
 
 def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     """Run the model on test graphs and write edge features, forces and messages to HDF5."""
     import torch  # only this step runs the network; selection stays light
 
-    from symdistill.data import load_graphs
-    from symdistill.models import fully_connected_edges, load_model
+    from symdistill.gnn.data import load_graphs
+    from symdistill.gnn.models import fully_connected_edges, load_model
 
     with torch.no_grad():
         model = load_model(model_path)
@@ -37,11 +37,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         msgs = model.messages(raw).numpy().astype(np.float64)
         xs = x.reshape(g * n, f).numpy().astype(np.float64)
         src, dst = edges.numpy()  # sender j, receiver i
-        recv, send = xs[dst], xs[src]
-        dx = recv[:, :dim] - send[:, :dim]
-        r = np.linalg.norm(dx, axis=1) + SOFTENING
-        q, m = dim * 2, dim * 2 + 1
-        feats = np.column_stack([dx, r, recv[:, m], send[:, m], recv[:, q], send[:, q]])
+        feats = edge_matrix(node_edge_features(xs[dst], xs[src], dim), dim)
         law = law_from_file(data_path)
         force = pair_forces(law, feats, dim)
         with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
@@ -52,45 +48,32 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
                   msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs
-            if model.cfg.variant == "kl":
-                h["logvar"] = raw[:, model.cfg.msg_dim :].numpy().astype(np.float64)
+            for name, values in model.variant.message_extras(raw, model.cfg.msg_dim).items():
+                h[name] = values
             h["force"] = force
             h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
             h["graph"] = np.repeat(np.arange(g), n * (n - 1))
     return Path(out)
 
 
-def select_components(messages: np.ndarray, variant: str, dim: int, logvar: np.ndarray | None = None,
+def select_components(messages: np.ndarray, variant: str, dim: int, extras: dict | None = None,
                       mask: np.ndarray | None = None) -> dict:
-    """The d most important message components and why.
-
-    std for standard/l1; mean KL divergence to N(0,1) for kl; for bottleneck all d; for pruning
-    exactly the unmasked ones (ordered by std).
+    """The d most important message components and why, by the variant's own criterion
+    (``symdistill.gnn.variants``: std, mean KL, all of a bottleneck, the unmasked of a pruned model).
     """
-    std = messages.std(axis=0)
-    if variant == "kl":
-        if logvar is None:
-            raise ValueError("kl selection needs the log-variances")
-        scores = (0.5 * (messages**2 + np.exp(logvar) - logvar - 1)).mean(axis=0)
-        criterion = "mean KL divergence"
-    elif variant == "pruning" and mask is not None:
-        scores = np.where(np.asarray(mask) > 0, std, -np.inf)
-        criterion = "unmasked (ordered by std)"
-        if int((np.asarray(mask) > 0).sum()) != dim:
-            raise ValueError(f"pruned model has {int((np.asarray(mask) > 0).sum())} unmasked components, expected {dim}")
-    else:
-        scores = std
-        criterion = "bottleneck (all)" if variant == "bottleneck" else "standard deviation"
+    v = get_variant(variant)
+    scores = v.scores(messages, dim, extras or {}, mask)
     order = np.argsort(-scores, kind="stable")[:dim]
     return {"components": [int(c) for c in order], "scores": [float(scores[c]) for c in order],
-            "criterion": criterion, "all_scores": [float(s) for s in np.where(np.isfinite(scores), scores, 0.0)]}
+            "criterion": v.criterion,
+            "all_scores": [float(s) for s in np.where(np.isfinite(scores), scores, 0.0)]}
 
 
 def select_file(messages_path, out) -> dict:
     with h5py.File(messages_path, "r") as h:
         variant, dim = str(h.attrs["variant"]), int(h.attrs["dim"])
-        logvar = h["logvar"][:] if "logvar" in h else None
-        sel = select_components(h["messages"][:], variant, dim, logvar, h.attrs["mask"])
+        extras = {k: h[k][:] for k in get_variant(variant).extras}
+        sel = select_components(h["messages"][:], variant, dim, extras, h.attrs["mask"])
     sel.update(variant=variant, dim=dim)
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(sel, indent=2))

@@ -9,13 +9,15 @@ weights are zeroed the formula is read out exactly with sympy (``to_sympy``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import sympy as sp
 import torch
 from torch import Tensor, nn
 
-from symdistill.laws import SOFTENING
+from symdistill.core.edges import node_edge_features
+from symdistill.core.laws import SOFTENING
+from symdistill.core.schema import stage_settings
 
 #: Edge input names an EQL edge model may use, as sympy expressions of the edge variables.
 _r, _dx, _dy, _dz, _m1, _m2, _q1, _q2 = sp.symbols("r dx dy dz m1 m2 q1 q2", real=True)
@@ -29,19 +31,39 @@ DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
 
 
-@dataclass
+@stage_settings("eql")
 class EQLSettings:
-    """Architecture of an EQL network (published: 8 constant, 16 identity, 8 product per layer)."""
+    """Architecture of an EQL network: units per layer (defaults: the schema's ``eql`` section;
+    published: 8 constant, 16 identity, 8 product per layer)."""
 
-    layers: int = 2
-    constant: int = 8
-    identity: int = 16
-    product: int = 8
-    square: int = 0
-    sin: int = 0
-    exp: int = 0
-    division: int = 0
-    skip: bool = False  # each layer also passes its inputs through
+    layers: int
+    constant: int
+    identity: int
+    product: int
+    square: int
+    sin: int
+    exp: int
+    division: int
+    skip: bool  # each layer also passes its inputs through
+
+
+@stage_settings("eql")
+class EQLTraining(EQLSettings):
+    """An EQL edge model as trained in a GNN: its architecture, its named edge inputs, the L1 on
+    its messages and its train -> sparsify -> prune (-> snap exponents) schedule."""
+
+    inputs: list[str]
+    message_l1: float
+    sparsity: float  # weight of the sparsity penalty on EQL weights
+    sparsity_kind: str  # l05 (smoothed L0.5) or l1
+    sparsity_start: float  # fraction of training before the penalty switches on
+    prune_at: float  # fraction of training at which small weights are frozen at 0
+    threshold: float
+    snap: float  # at prune_at, monomial exponents near a multiple of this are frozen there (0: off)
+    snap_tol: float
+
+    def architecture(self) -> EQLSettings:
+        return EQLSettings(**{f.name: getattr(self, f.name) for f in fields(EQLSettings)})
 
 
 @dataclass
@@ -271,16 +293,12 @@ def input_exprs(names: list[str]) -> list[sp.Expr]:
 
 def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int) -> Tensor:
     """Compute the named inputs on edges from receiver/sender node features (pos, vel, q, m)."""
-    dx = x_i[:, :dim] - x_j[:, :dim]
-    dist = torch.linalg.norm(dx, dim=-1)
-    r = dist + SOFTENING
-    cols = {"r": r, "inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
-            "log_d": torch.log(torch.clamp(dist, min=1e-6)),
-            "m1": x_i[:, -1], "m2": x_j[:, -1], "q1": x_i[:, -2], "q2": x_j[:, -2],
-            "log_m1": torch.log(x_i[:, -1]), "log_m2": torch.log(x_j[:, -1])}
-    for k, name in enumerate(("dx", "dy", "dz")[:dim]):
-        cols[name] = dx[:, k]
-    missing = [n for n in names if n not in cols]
+    cols = node_edge_features(x_i, x_j, dim)
+    r = cols["r"]
+    cols.update({"inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
+                 "log_d": torch.log(torch.clamp(cols["dist"], min=1e-6)),
+                 "log_m1": torch.log(cols["m1"]), "log_m2": torch.log(cols["m2"])})
+    missing = [n for n in names if n not in cols or n == "dist"]
     if missing:
         raise ValueError(f"EQL inputs {missing} are not available in {dim} dimensions")
     return torch.stack([cols[n] for n in names], dim=-1)
