@@ -94,7 +94,7 @@ def main() -> None:
         print(f"\n{'size':15s} {'ours steps/s':>12s} {'PyG steps/s':>12s} {'ratio':>6s} "
               f"{'ours samples/s':>14s} {'GFLOP/s':>8s} {'of peak':>8s}")
         for name, kw in sizes.items():
-            s = TrainSettings(variant="standard", steps=10**6, threads=a.threads, **kw)
+            s = TrainSettings(variant="standard", seed=0, steps=10**6, threads=a.threads, **kw)
             trainer = Trainer(data[4], Path(tmp) / name.replace(" ", "_"), s, quiet=True)
             ours = time_ours(trainer, a.steps)
             pyg = time_dataloader(trainer, a.steps)
@@ -103,7 +103,7 @@ def main() -> None:
                   f"{flops / 1e9:8.1f} {flops / peak:8.1%}")
         print(f"\nscaling with n (paper size, batch 8 graphs): {'n':>3s} {'edges':>7s} {'ms/step':>8s} {'us/edge':>8s}")
         for n in (4, 8, 16, 32, 64):
-            s = TrainSettings(variant="standard", steps=10**6, threads=a.threads, hidden=300, msg_dim=100, batch_size=8)
+            s = TrainSettings(variant="standard", seed=0, steps=10**6, threads=a.threads, hidden=300, msg_dim=100, batch_size=8)
             trainer = Trainer(data[n], Path(tmp) / f"scale{n}", s, quiet=True)
             steps = max(5, a.steps // (n // 4))
             rate = time_ours(trainer, steps)

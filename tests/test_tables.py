@@ -38,11 +38,12 @@ def test_table_cli_names_a_bad_input_in_one_line(tmp_path):
     good = _recovery(tmp_path / "good.json", "spring", "bottleneck", 0, ["correct", "correct"])
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "old.json").write_text(json.dumps({"law": "spring"}))
-    for bad, what in [("bad.json", "not valid JSON"), ("old.json", "lacks 'components'"), ("nope.json", "does not exist")]:
+    for bad, what in [("bad.json", "not valid JSON"), ("old.json", "has no 'components'"), ("nope.json", "does not exist")]:
         with pytest.raises(SystemExit) as err:
             main(["recovery", "--out", str(tmp_path / "t.csv"), str(good), str(tmp_path / bad)])
         msg = str(err.value.code)
-        assert msg.startswith("symdistill-table: input ") and bad in msg and what in msg and "\n" not in msg
+        assert msg.startswith("symdistill-table: ") and bad in msg and what in msg and "\n" not in msg
+        assert "judge_laws" in msg  # the rule that makes the file
     assert not (tmp_path / "t.csv").exists()  # nothing half-written
 
 

@@ -1,14 +1,22 @@
-"""The whole workflow on config/test.yaml with the local executor, and a report that shows only
-what the current configuration declares."""
+"""The whole workflow on config/test.yaml with the local executor: a report that shows only what
+the current configuration declares, and a run whose stages are killed one after another at
+random points that still ends with the same artifacts as an uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,8 +26,7 @@ def _snakemake(work: Path, *extra: str) -> subprocess.CompletedProcess:
     """Run the workflow on config/test.yaml in ``work`` (results in work/results)."""
     env_bin = str(Path(sys.executable).parent)
     cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-           "--configfile", str(REPO / "config" / "test.yaml"), "--config", f"results={work / 'results'}",
-           *extra]
+           "--configfile", str(REPO / "config" / "test.yaml"), "--config", "results=results", *extra]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}, timeout=900)
 
@@ -46,13 +53,185 @@ def test_every_stage_runs_locally(finished_run):
 def test_a_stale_result_is_not_reported(finished_run, tmp_path):
     """Artifacts of an earlier configuration (another law) in the same folder stay out of the
     report: it reads its declared inputs, not the folder."""
-    stale = finished_run / "r1_d2_n4"
-    shutil.copytree(finished_run / "spring_d2_n4", stale)
-    bench = finished_run / "benchmarks" / "train_gnn"
+    work = tmp_path / "work"
+    shutil.copytree(finished_run.parent, work, symlinks=True)
+    results = work / "results"
+    shutil.copytree(results / "spring_d2_n4", results / "r1_d2_n4")
+    bench = results / "benchmarks" / "train_gnn"
     shutil.copy(next(bench.glob("spring_d2_n4_*.tsv")), bench / "r1_d2_n4_bottleneck_s0.tsv")
-    run = _snakemake(finished_run.parent, "--forcerun", "report")
+    run = _snakemake(work, "--forcerun", "report")
     assert run.returncode == 0, run.stderr[-4000:]
-    index = (finished_run / "report" / "index.md").read_text()
+    index = (results / "report" / "index.md").read_text()
     assert "r1_d2_n4" not in index and "r1-2-4" not in index  # no r1 data set, model, equation or figure
     train_row = next(line for line in index.splitlines() if line.startswith("| train_gnn |"))
     assert train_row.split("|")[2].strip() == "2"  # bottleneck and eql of spring, not the stale one
+
+
+def test_a_report_of_mixed_provenance_names_the_stale_file(finished_run, tmp_path):
+    """A selection rewritten after the fit that used it: the report refuses, naming the fit."""
+    work = tmp_path / "work"
+    shutil.copytree(finished_run.parent, work, symlinks=True)
+    model = work / "results" / "spring_d2_n4" / "bottleneck_s0"
+    sel = model / "selected.json"
+    sel.write_text(json.dumps(json.loads(sel.read_text())))  # same content, other bytes: another run's
+    from symdistill.report.build import main as report_main
+
+    fits = [str(p) for p in (work / "results").glob("*/*/fit.json")]
+    recovery = [str(p) for p in (work / "results").glob("*/*/recovery_*.json")]
+    with pytest.raises(SystemExit) as err:
+        report_main(["--out", str(tmp_path / "report"), "--fits", *fits, "--recovery", *recovery])
+    msg = str(err.value.code)
+    assert "fit.json is stale" in msg and "selected.json" in msg and "fit_forces" in msg and "\n" not in msg
+    assert not (tmp_path / "report" / "index.md").exists()
+
+
+def test_a_damaged_data_set_is_set_aside_and_made_again(finished_run, tmp_path):
+    """A data.h5 truncated after the run is not trusted: moved to data.h5.damaged (kept) and
+    simulated again, and the run completes with the same numbers."""
+    work = tmp_path / "work"
+    shutil.copytree(finished_run.parent, work, symlinks=True)
+    data = work / "results" / "spring_d2_n4" / "data.h5"
+    good = data.read_bytes()
+    data.write_bytes(good[:4096])
+    assert _snakemake(work, "-n").returncode == 0 and data.stat().st_size == 4096  # a dry run moves nothing
+    run = _snakemake(work)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "is damaged" in run.stderr and (data.parent / "data.h5.damaged").read_bytes() == good[:4096]
+    assert _same(finished_run / "spring_d2_n4" / "data.h5", data)
+
+
+class Killer(threading.Thread):
+    """SIGKILL the first process running console script ``script`` (with ``arg`` among its
+    arguments) once ``trigger`` holds, after a random delay: a job killed at a random point."""
+
+    def __init__(self, script: str, delay: tuple[float, float], rng, trigger=lambda: True, arg: str = ""):
+        super().__init__(daemon=True)
+        self.script, self.arg, self.trigger = script, arg, trigger
+        self.delay = float(rng.uniform(*delay))
+        self.killed: str | None = None
+        self.stop = threading.Event()
+
+    def _find(self) -> int | None:
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().decode().split("\0")
+            except (OSError, ValueError):
+                continue
+            if len(argv) > 1 and "python" in Path(argv[0]).name and argv[1].endswith("/" + self.script) \
+                    and (not self.arg or self.arg in argv):
+                return int(proc.name)
+        return None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            pid = self._find()
+            if pid is not None and self.trigger():
+                time.sleep(self.delay)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed = f"{self.script} {self.arg} (pid {pid}) after {self.delay:.2f} s"
+                except ProcessLookupError:
+                    continue  # it finished first: wait for the next job of this stage
+                return
+            time.sleep(0.02)
+
+
+def _artifacts(results: Path) -> dict[str, Path]:
+    """The files a run leaves, minus logs, timings, figures and training scratch."""
+    skip = ("logs", "benchmarks", "figures")
+    return {str(p.relative_to(results)): p for p in results.rglob("*")
+            if p.is_file() and not set(p.relative_to(results).parts) & set(skip)
+            and p.suffix not in (".png",) and p.name not in ("index.md", "checkpoint.pt")}
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Byte-identical, or the same numbers: HDF5 datasets and attributes, JSON values, model
+    tensors (ignoring timings, lineage hashes and stamps that record when or how fast)."""
+    if a.read_bytes() == b.read_bytes():
+        return True
+    volatile = {"train_seconds", "steps_per_second", "inputs", "elapsed", "seconds"}
+    if a.suffix == ".json":
+        strip = lambda o: {k: strip(v) for k, v in o.items() if k not in volatile} if isinstance(o, dict) \
+            else [strip(v) for v in o] if isinstance(o, list) else o  # noqa: E731
+        return strip(json.loads(a.read_text())) == strip(json.loads(b.read_text()))
+    if a.suffix == ".h5":
+        with h5py.File(a) as fa, h5py.File(b) as fb:
+            names = []
+            fa.visit(names.append)
+            if sorted(names) != sorted(_names(fb)):
+                return False
+            for n in names:
+                if isinstance(fa[n], h5py.Dataset) and not np.array_equal(fa[n][()], fb[n][()], equal_nan=fa[n].dtype.kind == "f"):
+                    return False
+            keep = lambda f: {k: str(v) for k, v in f.attrs.items() if k not in volatile | {"train_seconds"}}  # noqa: E731
+            return keep(fa) == keep(fb)
+    if a.suffix == ".pt":
+        import torch
+
+        ta, tb = torch.load(a, weights_only=False), torch.load(b, weights_only=False)
+        return all(torch.equal(ta["state_dict"][k], tb["state_dict"][k]) for k in ta["state_dict"]) \
+            and {k: v for k, v in ta.items() if k not in ("state_dict", "inputs")} == \
+            {k: v for k, v in tb.items() if k not in ("state_dict", "inputs")}
+    return False
+
+
+def _names(f) -> list[str]:
+    names = []
+    f.visit(names.append)
+    return names
+
+
+def _all_readable(results: Path) -> list[str]:
+    """Files under results that look complete but are not (a killed job's half-written output).
+    A killed atomic write may leave <name>.tmp: by its name not complete, and replaced by the
+    next write."""
+    bad = []
+    for p in results.rglob("*.json"):
+        try:
+            json.loads(p.read_text())
+        except ValueError:
+            bad.append(str(p))
+    for p in results.rglob("*.h5"):
+        try:
+            h5py.File(p, "r").close()
+        except OSError:
+            bad.append(str(p))
+    return bad
+
+
+def test_killed_stages_resume_to_the_same_artifacts(finished_run, tmp_path):
+    """simulate, train, message dump, symbolic regression and report, each killed at a random
+    point in turn; every rerun picks up where the last stopped and the final artifacts equal
+    those of the uninterrupted run."""
+    rng = np.random.default_rng(int(time.time()))  # a different random point on every CI run
+    results = tmp_path / "results"
+    exists = lambda pattern: lambda: any(results.rglob(pattern))  # noqa: E731
+    stages = [
+        Killer("symdistill-simulate", (0.0, 0.3), rng, trigger=exists("data.h5.partial")),
+        Killer("symdistill-train", (0.0, 0.2), rng, trigger=exists("checkpoint.pt")),
+        Killer("symdistill-messages", (0.3, 2.0), rng, arg="dump"),
+        Killer("symdistill-sr", (0.3, 3.0), rng),
+        Killer("symdistill-report", (0.3, 2.0), rng),
+    ]
+    killed = []
+    for killer in stages:
+        killer.start()
+        run = _snakemake(tmp_path)
+        killer.stop.set()
+        killer.join()
+        assert killer.killed, f"{killer.script} finished before it could be killed: {run.stderr[-2000:]}"
+        assert run.returncode != 0, run.stderr[-2000:]
+        damaged = _all_readable(results)
+        assert damaged == [], f"a killed job left a damaged file: {damaged}"
+        killed.append(killer.killed)
+    train_logs = "".join(p.read_text() for p in (results / "logs" / "train_gnn").glob("*.log"))
+    run = _snakemake(tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    resumed = "".join(p.read_text() for p in (results / "logs" / "train_gnn").glob("*.log"))
+    assert re.search(r"resuming from \S+checkpoint.pt at step [1-9]", resumed + train_logs), killed
+    ref, new = _artifacts(finished_run), _artifacts(results)
+    assert sorted(new) == sorted(ref)
+    differ = [name for name in ref if not _same(ref[name], new[name])]
+    assert differ == [], (differ, killed)
+    byte_equal = sum(ref[name].read_bytes() == new[name].read_bytes() for name in ref)
+    print(f"killed: {killed}; {byte_equal} of {len(ref)} artifacts byte-identical, the rest numerically")

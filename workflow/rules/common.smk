@@ -49,3 +49,30 @@ def for_engines(pattern, variants=None):
         if variants is None or v in variants
         for e in engines_for(config, v)
     ]
+
+
+def all_outputs():
+    """Every per-data-set and per-model output the config asks for (for the damage check;
+    called once every rule is defined)."""
+    per_set = [rules.simulate.output[0], rules.integrate_truth.output[0]]
+    per_model = [*rules.train_gnn.output, *rules.dump_messages.output, *rules.select_messages.output,
+                 rules.fit_forces.output.fit]
+    per_engine = [*rules.symbolic_regression.output, rules.judge_laws.output.recovery, *rules.rollout.output]
+    sets = [p.format(sim=s, dim=d, n=n) for s, d, n in datasets(config) for p in per_set]
+    return sets + [f for p in per_model for f in for_models(p)] + [f for p in per_engine for f in for_engines(p)]
+
+
+_INSPECT = {"--dry-run", "--dryrun", "--dry_run", "--lint", "--dag", "--rulegraph", "--filegraph",
+            "--summary", "--detailed-summary", "--list-rules", "--list-target-rules", "--lt", "--report",
+            "--touch", "--unlock", "--list-changes", "--lc", "--cleanup-metadata", "--d3dag"}
+
+
+def inspecting_only(argv):
+    """True if this Snakemake call only looks at the workflow (a dry run, lint, DAG, summary,
+    report, touch, ...), so it must not move files; Snakemake decides that only after parsing."""
+    for arg in argv:
+        if arg.split("=")[0] in _INSPECT or arg in ("-l", "-S", "-D", "-t"):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:] and arg[1:].isalpha():
+            return True  # -n, -np, -pn
+    return False

@@ -14,7 +14,7 @@ import yaml
 
 from symdistill.core.expr import ExpressionError
 from symdistill.core.laws import BUILTIN_LAWS, check_law, get_law
-from symdistill.core.schema import ConfigError, check_settings, schema  # noqa: F401 (re-exported)
+from symdistill.core.schema import ConfigError, check_settings, schema, stage_values  # noqa: F401 (re-exported)
 from symdistill.gnn.variants import VARIANTS, get_variant
 from symdistill.physics.simulate import split_sizes
 
@@ -62,7 +62,9 @@ def validate_config(config: dict) -> dict:
             try:
                 check_law(get_law(name, cfg["custom_laws"]))
             except ExpressionError as err:
-                problems.append(str(err))
+                key = f"custom_laws.{name}.potential"
+                msg = str(err).removeprefix(f"{key}: ")
+                problems.append(f"config key '{key}': {msg}")
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
         for section in [v.section for v in VARIANTS.values() if v.section]:
@@ -101,24 +103,18 @@ def load_config(path_or_dict: str | Path | dict) -> dict:
 
 def sim_settings(cfg: dict, law: str) -> dict:
     """The SimSettings fields (besides law, n, dim) for one simulation of a validated config."""
-    s = cfg["simulate"]
-    dt = s["dt"].get(law, cfg["custom_laws"].get(law, {}).get("dt"))
-    fields = ("n_sims", "steps", "rtol", "atol", "seed", "validation", "test", "block")
-    out = {k: s[k] for k in fields}
-    out["dt"] = dt
+    out = stage_values("simulate", cfg["simulate"])
+    out["dt"] = cfg["simulate"]["dt"].get(law, cfg["custom_laws"].get(law, {}).get("dt"))
     if law in cfg["custom_laws"]:
         out["custom_laws"] = {law: cfg["custom_laws"][law]}
     return out
-
-
-_SCHEDULING_KEYS = ("batch_size_per_n", "gpus", "mem_mb", "runtime")
 
 
 def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2, sim: str = "") -> dict:
     """The TrainSettings fields (besides variant, seed, threads) for one model: the train
     section, the batch size for n particles, and what the variant takes from its own section."""
     t = cfg["train"]
-    out = {k: v for k, v in t.items() if k not in _SCHEDULING_KEYS and k != "threads"}
+    out = stage_values("train", t)
     out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
     out.update(get_variant(variant).train_overrides(cfg, dim, sim))
     return out
@@ -135,14 +131,12 @@ def engines_for(cfg: dict, variant: str) -> list[str]:
 
 def sr_settings(cfg: dict, engine: str) -> dict:
     """The SRSettings fields for one engine (threads come from the rule)."""
-    out = {k: v for k, v in cfg["symbolic"].items() if k not in ("engines", "variants", "threads")}
-    out["engine"] = engine
-    return out
+    return {**stage_values("symbolic", cfg["symbolic"]), "engine": engine}
 
 
 def rollout_settings(cfg: dict) -> dict:
     """The RolloutSettings fields (threads and the variant list are for the workflow)."""
-    return {k: v for k, v in cfg["rollout"].items() if k not in ("variants", "threads")}
+    return stage_values("rollout", cfg["rollout"])
 
 
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:

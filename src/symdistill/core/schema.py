@@ -69,6 +69,13 @@ def stage_settings(section: str, shaped_elsewhere: tuple[str, ...] = ()):
     return wrap
 
 
+def stage_values(section: str, values: dict) -> dict:
+    """The entries of a validated config section that are the stage's own settings (not the
+    workflow's: keys marked ``x-workflow`` in the schema, such as threads and job lists)."""
+    props = _section(section)
+    return {k: v for k, v in values.items() if not props.get(k, {}).get("x-workflow")}
+
+
 def check_settings(section: str, settings: dict, cls=None, ignore: tuple[str, ...] = (),
                    nested: dict[str, tuple[str, type]] | None = None) -> None:
     """Validate a console script's JSON settings through the workflow's schema.

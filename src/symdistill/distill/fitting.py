@@ -8,16 +8,13 @@ sum of the squared residuals below their 90th percentile, i.e. drops the worst 1
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 
-import h5py
 import numpy as np
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.provenance import atomic_path
+from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, check_lineage, lineage
 from symdistill.report.plots import pyplot, save
 
 
@@ -68,14 +65,15 @@ def fit_components(messages: np.ndarray, target: np.ndarray, keep: float = 0.9) 
 
 def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
     """Fit the selected messages of a dump against force and pairwise acceleration; write JSON (+ figure)."""
-    sel = json.loads(Path(selected_path).read_text())
-    with h5py.File(messages_path, "r") as h:
+    sel = SELECTION.read(selected_path)
+    with MESSAGES.open(messages_path) as h:
         msgs = h["messages"][:][:, sel["components"]]
         force, acc = h["force"][:], h["acceleration"][:]
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
                 if k in ("law", "dim", "n", "variant", "seed")}
     fit = {**info, "selected": sel["components"], "force": fit_components(msgs, force),
-           "acceleration": fit_components(msgs, acc), "edges": int(len(msgs))}
+           "acceleration": fit_components(msgs, acc), "edges": int(len(msgs)),
+           "inputs": lineage(out_json, messages=messages_path, selected=selected_path)}
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(fit, indent=2))
     if out_png:
@@ -104,16 +102,15 @@ def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--messages", required=True)
-    p.add_argument("--selected", required=True)
+    p = parser("symdistill-fit", __doc__.splitlines()[0])
+    p.add_argument("--messages", required=True, help="messages.h5 of a model (symdistill-messages dump)")
+    p.add_argument("--selected", required=True, help="selected.json of the same model (symdistill-messages select)")
     p.add_argument("--out", required=True, help="JSON with coefficients and R^2")
     p.add_argument("--figure", help="PNG of messages against the fitted force")
     a = p.parse_args(argv)
-    try:
+    with errors("symdistill-fit", a.debug):
+        check_lineage(a.messages, a.selected)
         fit = fit_file(a.messages, a.selected, a.out, a.figure)
-    except (OSError, ValueError, KeyError) as err:
-        sys.exit(f"symdistill-fit: {err}")
     print(f"R2 robust {fit['force']['r2_robust']:.4f} plain {fit['force']['r2_plain']:.4f} "
           f"acceleration {fit['acceleration']['r2_robust']:.4f}")
 

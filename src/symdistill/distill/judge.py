@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
-from symdistill.core.provenance import atomic_path
+from symdistill.core.provenance import SR_RESULT, atomic_path, check_lineage, lineage
 from symdistill.distill.verdict import judge
 from symdistill.report.plots import pyplot, save
 
@@ -19,7 +17,7 @@ RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
 
 def judge_results(sr_path, messages_path) -> dict:
     """Verdicts for each component's chosen expression and for every Pareto-front member."""
-    sr = json.loads(Path(sr_path).read_text())
+    sr = SR_RESULT.read(sr_path)
     law = law_from_file(messages_path)
     dim = int(sr["dim"])
     comps = []
@@ -66,20 +64,19 @@ def plot_fronts(result: dict, out_png) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sr", required=True, help="symbolic regression JSON")
-    p.add_argument("--messages", required=True, help="message dump (for the true law)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--figure")
+    p = parser("symdistill-judge", __doc__.splitlines()[0])
+    p.add_argument("--sr", required=True, help="sr_<engine>.json of a model (symdistill-sr)")
+    p.add_argument("--messages", required=True, help="messages.h5 of the same model (for the true law)")
+    p.add_argument("--out", required=True, help="recovery JSON: every front member judged")
+    p.add_argument("--figure", help="PNG of the Pareto fronts with the chosen and the correct laws")
     a = p.parse_args(argv)
-    try:
-        result = judge_results(a.sr, a.messages)
-    except (OSError, ValueError, KeyError) as err:
-        sys.exit(f"symdistill-judge: {err}")
-    with atomic_path(a.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=float))
-    if a.figure:
-        plot_fronts(result, a.figure)
+    with errors("symdistill-judge", a.debug):
+        check_lineage(a.sr, a.messages)
+        result = {**judge_results(a.sr, a.messages), "inputs": lineage(a.out, sr=a.sr, messages=a.messages)}
+        with atomic_path(a.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2, default=float))
+        if a.figure:
+            plot_fronts(result, a.figure)
     for c in result["components"]:
         print(f"component {c['component']}: {c['verdict']}: {c['expression']}")
 

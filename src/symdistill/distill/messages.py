@@ -7,16 +7,15 @@ receiver from the simulator's own potential, the pairwise acceleration F / m1, a
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.edges import edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces
-from symdistill.core.provenance import atomic_path, stamp
+from symdistill.core.provenance import MESSAGES, atomic_path, check_lineage, lineage, stamp
 from symdistill.gnn.variants import get_variant
 
 
@@ -45,7 +44,8 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
                   law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
-                  msg_dim=model.cfg.msg_dim, mask=model.mask.numpy())
+                  msg_dim=model.cfg.msg_dim, mask=model.mask.numpy(),
+                  inputs=json.dumps(lineage(out, model=model_path, data=data_path)))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs
             for name, values in model.variant.message_extras(raw, model.cfg.msg_dim).items():
@@ -70,35 +70,35 @@ def select_components(messages: np.ndarray, variant: str, dim: int, extras: dict
 
 
 def select_file(messages_path, out) -> dict:
-    with h5py.File(messages_path, "r") as h:
+    with MESSAGES.open(messages_path) as h:
         variant, dim = str(h.attrs["variant"]), int(h.attrs["dim"])
         extras = {k: h[k][:] for k in get_variant(variant).extras}
         sel = select_components(h["messages"][:], variant, dim, extras, h.attrs["mask"])
-    sel.update(variant=variant, dim=dim)
+    sel.update(variant=variant, dim=dim, inputs=lineage(out, messages=messages_path))
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(sel, indent=2))
     return sel
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser("symdistill-messages", __doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump", help="write edge features, true forces and messages")
-    d.add_argument("--model", required=True)
-    d.add_argument("--data", required=True)
-    d.add_argument("--max-graphs", type=int, default=2000)
-    d.add_argument("--out", required=True)
+    d.add_argument("--model", required=True, help="best.pt of a trained model (symdistill-train)")
+    d.add_argument("--data", required=True, help="the model's data set (symdistill-simulate)")
+    d.add_argument("--max-graphs", type=int, default=2000, help="test graphs whose edges are recorded")
+    d.add_argument("--out", required=True, help="messages.h5 to write")
     s = sub.add_parser("select", help="pick the d most important components")
-    s.add_argument("--messages", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--messages", required=True, help="messages.h5 (symdistill-messages dump)")
+    s.add_argument("--out", required=True, help="selected.json to write")
     a = p.parse_args(argv)
-    try:
+    with errors(f"symdistill-messages {a.cmd}", a.debug):
         if a.cmd == "dump":
+            check_lineage(a.model, a.data)
             dump_messages(a.model, a.data, a.out, a.max_graphs)
         else:
+            check_lineage(a.messages)
             print(json.dumps(select_file(a.messages, a.out)))
-    except (OSError, ValueError, KeyError) as err:
-        sys.exit(f"symdistill-messages {a.cmd}: {err}")
 
 
 if __name__ == "__main__":

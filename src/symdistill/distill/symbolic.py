@@ -10,20 +10,17 @@ through the restricted parser before it is used.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
-import h5py
 import numpy as np
 import sympy as sp
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.expr import ExpressionError, parse_expression
-from symdistill.core.provenance import atomic_path, versions
+from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, check_lineage, lineage, versions
 from symdistill.core.schema import check_settings, stage_settings
 from symdistill.distill import central, simplify
 
@@ -357,9 +354,9 @@ def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, 
 
 def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None) -> dict:
     """Search a law for the selected message components of a message dump."""
-    sel = json.loads(Path(selected_path).read_text())
+    sel = SELECTION.read(selected_path)
     engine = get_engine(s.engine)
-    with h5py.File(messages_path, "r") as h:
+    with MESSAGES.open(messages_path) as h:
         X = h["edge_features"][:]
         names = [str(c) for c in h["edge_features"].attrs["columns"]]
         msgs = h["messages"][:]
@@ -376,15 +373,15 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--messages", required=True)
-    p.add_argument("--selected", required=True)
+    p = parser("symdistill-sr", __doc__.splitlines()[0])
+    p.add_argument("--messages", required=True, help="messages.h5 of a model (symdistill-messages dump)")
+    p.add_argument("--selected", required=True, help="selected.json of the same model")
     p.add_argument("--model", help="trained model (needed by the eql engine)")
-    p.add_argument("--settings", default="{}", help="JSON object of SRSettings fields")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", required=True)
+    p.add_argument("--settings", default="{}", help="JSON object of SRSettings fields (schema section 'symbolic')")
+    p.add_argument("--threads", type=int, default=None, help="search threads (overrides the settings)")
+    p.add_argument("--out", required=True, help="sr_<engine>.json to write: fronts and chosen laws")
     a = p.parse_args(argv)
-    try:
+    with errors("symdistill-sr", a.debug):
         extra = json.loads(a.settings)
         check_settings("symbolic", extra, SRSettings)
         s = SRSettings(**extra)
@@ -392,11 +389,12 @@ def main(argv: list[str] | None = None) -> None:
             s.threads = a.threads
         if s.engine == "pysr":
             PySREngine.check()
+        check_lineage(a.messages, a.selected, *([a.model] if a.model else []))
         result = regress_messages(a.messages, a.selected, s, a.model)
-    except (EngineUnavailable, ValueError, TypeError, OSError) as err:
-        sys.exit(f"symdistill-sr: {err}")
-    with atomic_path(a.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
+        result["inputs"] = lineage(a.out, messages=a.messages, selected=a.selected,
+                                   **({"model": a.model} if a.model else {}))
+        with atomic_path(a.out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))
     for comp in result["components"]:
         print(f"component {comp['component']}: {comp['chosen']['expression']}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from symdistill.core.provenance import open_h5
+from symdistill.core.provenance import DATA_SET
 
 
 def node_features(positions, velocities, charges, masses) -> np.ndarray:
@@ -29,7 +29,7 @@ def load_graphs(path, split: str, sample_every: int = 1, max_graphs: int | None 
     Every ``sample_every``-th recorded step is used (published: 5). ``max_graphs`` keeps an
     evenly spaced subset (for validation), deterministic.
     """
-    with open_h5(path, "data set") as f:
+    with DATA_SET.open(path) as f:
         if split not in f["split"]:
             raise KeyError(f"{path}: no split {split!r} (have {list(f['split'])})")
         sims = f["split"][split][:]

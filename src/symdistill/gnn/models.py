@@ -139,8 +139,17 @@ def save_model(path, model: GraphNetwork, **extra) -> None:
 
 def load_model(path, map_location="cpu") -> GraphNetwork:
     """Rebuild a model from a file written by ``save_model`` (or a training checkpoint)."""
-    blob = torch.load(path, map_location=map_location, weights_only=False)
-    model = GraphNetwork(ModelSettings(**blob["model_settings"]))
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise ValueError(f"model {path} does not exist (written by rule train_gnn)")
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=False)
+        settings = ModelSettings(**blob["model_settings"])
+    except (RuntimeError, EOFError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"{path} is not a model file as written by rule train_gnn "
+                         f"({err.__class__.__name__}: {str(err)[:80]}); truncated? rerun train_gnn") from None
+    model = GraphNetwork(settings)
     model.load_state_dict(blob["state_dict"])
     model.meta = {k: v for k, v in blob.items() if k not in ("model_settings", "state_dict")}
     return model.eval()

@@ -7,7 +7,6 @@ model, optimiser, schedule and RNG state, so a rerun continues exactly where it 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -22,7 +21,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from symdistill.core.provenance import atomic_path, config_hash, open_h5, stamp
+from symdistill.core.cli import errors, parser
+from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import check_settings, stage_settings
 from symdistill.gnn.data import load_graphs
 from symdistill.gnn.eql import EQLTraining
@@ -121,7 +121,7 @@ class Trainer:
         self.device = pick_device(s.device)
         torch.set_num_threads(max(1, s.threads))
         torch.manual_seed(s.seed)
-        with open_h5(data_path, "data set") as f:
+        with DATA_SET.open(data_path) as f:
             self.data_hash = str(f.attrs.get("config_hash", ""))
             self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
                          for k in ("law", "n", "dim") if k in f.attrs}
@@ -317,6 +317,7 @@ class Trainer:
                   f"({self.zero_val:.4g}): the model has not converged (metrics.json: converged false)",
                   file=sys.stderr)
         info = {"train_settings": asdict(s), "data": str(self.data_path), **self.meta}
+        inputs = lineage(self.out / "metrics.json", data=self.data_path)
         save_model(self.out / "last.pt", self.model, step=self.step, **info)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
@@ -332,11 +333,12 @@ class Trainer:
             "unmasked_components": int(self.model.mask.sum().item()),
         }
         with atomic_path(self.out / "history.h5") as tmp, h5py.File(tmp, "w") as f:
-            stamp(f, {"train": asdict(s), "data": self.data_hash}, **{k: str(v) for k, v in metrics.items()})
+            stamp(f, {"train": asdict(s), "data": self.data_hash}, inputs=json.dumps(inputs),
+                  **{k: str(v) for k, v in metrics.items()})
             for k, v in self.history.items():
                 f[k] = np.asarray(v)
         with atomic_path(self.out / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2))
+            tmp.write_text(json.dumps({**metrics, "inputs": inputs}, indent=2))
         return metrics
 
 
@@ -346,17 +348,17 @@ def train(data_path, out_dir, settings: TrainSettings, quiet: bool = False) -> d
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="simulation HDF5 file")
+    p = parser("symdistill-train", __doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="simulation HDF5 file (symdistill-simulate)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--variant", required=True, choices=list(VARIANTS), help="GNN variant")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--settings", default="{}", help="JSON object of TrainSettings fields")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default=None)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="model seed (initial weights, batches, augmentation)")
+    p.add_argument("--settings", default="{}", help="JSON object of TrainSettings fields (schema section 'train')")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (overrides the settings)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the settings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    try:
+    with errors("symdistill-train", a.debug):
         extra = json.loads(a.settings)
         check_settings("train", extra, TrainSettings, nested={"eql": ("eql", EQLTraining)})
         extra.update(variant=a.variant, seed=a.seed)
@@ -368,8 +370,6 @@ def main(argv: list[str] | None = None) -> None:
         if not os.path.exists(a.data):
             raise ValueError(f"data file {a.data!r} does not exist")
         metrics = train(a.data, a.out, settings, a.quiet)
-    except (ValueError, KeyError, TrainingDiverged) as err:
-        sys.exit(f"symdistill-train: {err}")
     print(json.dumps(metrics, indent=2))
 
 

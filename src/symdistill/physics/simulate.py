@@ -7,7 +7,6 @@ and the result never depends on how many workers were used.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.laws import Law, get_law
 from symdistill.core.provenance import config_hash, stamp
 from symdistill.core.schema import stage_settings
@@ -193,17 +193,17 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser("symdistill-simulate", __doc__.splitlines()[0])
     p.add_argument("--law", required=True, help="simulation name (built-in or from custom_laws)")
     p.add_argument("--n", type=int, default=4, help="particles per system")
     p.add_argument("--dim", type=int, default=2, help="spatial dimension")
-    p.add_argument("--settings", default="{}", help="JSON object of further SimSettings fields")
+    p.add_argument("--settings", default="{}", help="JSON object of further SimSettings fields (schema section 'simulate')")
     p.add_argument("--config", help="config.yaml to take the 'simulate' settings from")
     p.add_argument("--threads", type=int, default=1, help="worker processes")
-    p.add_argument("--out", required=True)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--out", required=True, help="data.h5 to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    try:
+    with errors("symdistill-simulate", a.debug):
         from symdistill.core.config import load_config, sim_settings
         from symdistill.core.schema import check_settings
 
@@ -217,9 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = SimSettings(law=a.law, n=a.n, dim=a.dim, **extra)
         settings.resolve_law()
         split_sizes(settings.n_sims, settings.validation, settings.test)
-    except (ValueError, KeyError, TypeError) as err:
-        sys.exit(f"symdistill-simulate: {err}")
-    path = simulate(settings, a.out, workers=a.threads, quiet=a.quiet)
+        path = simulate(settings, a.out, workers=a.threads, quiet=a.quiet)
     print(f"wrote {path}")
 
 

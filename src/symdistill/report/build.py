@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from symdistill.core.provenance import atomic_path
+from symdistill.core.cli import errors, parser
+from symdistill.core.provenance import FIT, RECOVERY, ROLLOUT, atomic_path, check_lineage
 from symdistill.gnn.variants import VARIANTS
 from symdistill.report.plots import pyplot, save
 
@@ -112,7 +110,7 @@ def equations(recovery_files: list[Path]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
     lines = ["| model | component | engine | verdict | expression | LaTeX | why chosen |", "|---|---|---|---|---|---|---|"]
     for path in sorted(recovery_files):
-        r = json.loads(path.read_text())
+        r = RECOVERY.read(path)
         for c in r["components"]:
             lines.append(f"| {r['law']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} | {c['component']} | "
                          f"{r['engine']} | {c['verdict']} | `{c['expression']}` | ${c['latex']}$ | "
@@ -146,9 +144,15 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
     out_dir = Path(out_dir)
     models = sorted({Path(f).parent for f in fits})
     recovery, rollouts = sorted(map(Path, recovery)), sorted(map(Path, rollouts))
+    if not fits:
+        raise ValueError("no fit.json given: there are no models to report")
     missing = [str(p) for p in [*map(Path, fits), *recovery, *rollouts] if not p.is_file()]
     if missing:
         raise ValueError(f"report inputs missing: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    for path in fits:
+        FIT.read(path)
+    for path in rollouts:
+        ROLLOUT.open(path).close()
     figs = out_dir / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     sets = sorted({m.parent for m in models})
@@ -212,17 +216,16 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser("symdistill-report", __doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="report directory (holds the tables; index.md is written here)")
-    p.add_argument("--fits", nargs="+", required=True, help="fit.json of every model to report")
+    p.add_argument("--fits", nargs="*", required=True, help="fit.json of every model to report")
     p.add_argument("--recovery", nargs="*", default=[], help="recovery_<engine>.json files")
     p.add_argument("--rollouts", nargs="*", default=[], help="rollout_<engine>.h5 files")
     p.add_argument("--benchmarks", help="Snakemake's benchmark folder (wall time per stage)")
     a = p.parse_args(argv)
-    try:
+    with errors("symdistill-report", a.debug):
+        check_lineage(*a.fits, *a.recovery, *a.rollouts)
         print(build_report(a.fits, a.recovery, a.rollouts, Path(a.out), a.benchmarks))
-    except (ValueError, OSError) as err:
-        sys.exit(f"symdistill-report: {err}")
 
 
 if __name__ == "__main__":

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from symdistill.core.provenance import atomic_path
+from symdistill.core.cli import errors, parser
+from symdistill.core.provenance import FIT, METRICS, RECOVERY, ROLLOUT, atomic_path, check_lineage, producer
 from symdistill.gnn.variants import VARIANTS
 from symdistill.report.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
@@ -63,14 +61,18 @@ def reading(path) -> Iterator[None]:
     except json.JSONDecodeError as err:
         raise ValueError(f"input {path} is not valid JSON ({err})") from None
     except (KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"input {path} lacks {err} (written by another version or truncated?)") from None
+        raise ValueError(f"input {path} lacks {err} (expected the file written by rule {producer(path)}; "
+                         "written by another version?)") from None
     except OSError as err:
         raise ValueError(f"input {path} cannot be read ({err})") from None
 
 
 def write_table(rows: list[dict], columns, out_csv: str | Path, header: list[str] | None = None) -> None:
-    """Write rows as CSV and a Markdown twin (same name, .md): optional header, then all rows."""
+    """Write rows as CSV and a Markdown twin (same name, .md): optional header, then all rows.
+    A table without rows is an error (an empty table would look like a finished one)."""
     out_csv = Path(out_csv)
+    if not rows:
+        raise ValueError(f"no rows for {out_csv}: its inputs hold no results (none given, or all empty)")
     with atomic_path(out_csv) as tmp:
         with tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
@@ -86,7 +88,7 @@ def mae_table(metrics_files, out_csv) -> list[dict]:
     rows = []
     for path in metrics_files:
         with reading(path):
-            m = json.loads(Path(path).read_text())
+            m = METRICS.read(path)
             rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
                          "seed": m["seed"], "test_mae": m["test_mae"],
                          "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", "")})
@@ -109,7 +111,7 @@ def r2_table(fit_files, out_csv) -> list[dict]:
     rows = []
     for path in fit_files:
         with reading(path):
-            f = json.loads(Path(path).read_text())
+            f = FIT.read(path)
             rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
                          "seed": f["seed"], "r2_plain": f["force"]["r2_plain"],
                          "r2_robust": f["force"]["r2_robust"],
@@ -131,7 +133,7 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
     rows = []
     for path in recovery_files:
         with reading(path):
-            f = json.loads(Path(path).read_text())
+            f = RECOVERY.read(path)
             for c in f["components"]:
                 rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
                              "seed": f["seed"], "component": c["component"], "engine": f["engine"],
@@ -193,7 +195,7 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
     final position error: GNN / symbolic per condition."""
     rows = []
     for path in rollout_files:
-        with reading(path), h5py.File(path, "r") as f:
+        with reading(path), ROLLOUT.open(path) as f:
             rows += json.loads(f.attrs["rows"])
     key = lambda r: (r["sim"], r["dim"], r["n_train"], VARIANT_ORDER.index(r["variant"]), r["seed"], r["engine"])  # noqa: E731
     rows.sort(key=key)  # stable: conditions stay in the order they were run
@@ -220,16 +222,15 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser("symdistill-table", __doc__.splitlines()[0])
     p.add_argument("table", choices=["mae", "r2", "recovery", "rollout"], help="which table to write")
     p.add_argument("--out", required=True, help="output CSV (a Markdown .md is written beside it)")
-    p.add_argument("inputs", nargs="+", help="per-model result files the table gathers")
-    a = p.parse_args(argv)
+    p.add_argument("inputs", nargs="*", help="per-model result files the table gathers")
+    a = p.parse_intermixed_args(argv)
     tables = {"mae": mae_table, "r2": r2_table, "recovery": recovery_table, "rollout": rollout_table}
-    try:
+    with errors("symdistill-table", a.debug):
+        check_lineage(*a.inputs)
         tables[a.table](a.inputs, a.out)
-    except ValueError as err:
-        sys.exit(f"symdistill-table: {err}")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,10 @@ applies to any number of particles. All three simulators use the same adaptive i
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -27,11 +25,12 @@ import sympy as sp
 import torch
 from tqdm import tqdm
 
+from symdistill.core.cli import errors, parser
 from symdistill.core.edges import edge_columns, edge_features, law_from_file
 from symdistill.core.expr import parse_expression
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import Law
-from symdistill.core.provenance import atomic_path, open_h5, stamp
+from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, check_lineage, lineage, stamp
 from symdistill.core.schema import check_settings, stage_settings
 from symdistill.gnn.data import load_graphs, node_features
 from symdistill.gnn.models import GraphNetwork, fully_connected_edges, load_model
@@ -210,7 +209,7 @@ def initial_states(cond: str, law: Law, data_path, n: int, dim: int, s: RolloutS
     """Initial states of a test condition: the test split's first frames, or fresh OOD draws."""
     spec = CONDITIONS[cond]
     if cond == "test":
-        with h5py.File(data_path, "r") as f:
+        with DATA_SET.open(data_path) as f:
             sims = f["split"]["test"][: s.systems]
             return {"positions": f["positions"][:, 0][sims], "velocities": f["velocities"][:, 0][sims],
                     "masses": f["masses"][:][sims], "charges": f["charges"][:][sims]}
@@ -225,11 +224,12 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
     if unknown:
         raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
     law = law_from_file(data_path)
-    with open_h5(data_path, "data set") as f:
+    with DATA_SET.open(data_path) as f:
         steps, n, dim = (int(v) for v in f["positions"].shape[1:])
         times = np.arange(s.frames or steps) * float(f.attrs["dt"])
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
-        stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n)
+        stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n,
+              inputs=json.dumps(lineage(out_h5, data=data_path)))
         h["times"] = times
         for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
             init = initial_states(cond, law, data_path, n, dim, s)
@@ -243,7 +243,7 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
 def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict]:
     """Times and, per condition, (initial states, true positions, true velocities) written by
     ``write_truth`` with the same settings; other settings are an error naming the file."""
-    with open_h5(truth_h5, "true trajectories") as h:
+    with TRUTH.open(truth_h5) as h:
         if json.loads(h.attrs["settings"]) != json.loads(json.dumps(asdict(s), default=str)):
             raise ValueError(f"{truth_h5} was written with other rollout settings; rerun its rule")
         out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])
@@ -257,12 +257,12 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     trajectories of ``truth_path``; write curves and example trajectories to ``out_h5`` and
     return one table row per predictor and condition."""
     model = load_model(model_path)
-    rec = json.loads(Path(recovery_path).read_text())
+    rec = RECOVERY.read(recovery_path)
     law = law_from_file(data_path)
     exprs = [c["expression"] for c in rec["components"]]
     sym = distil(model, exprs, data_path, s.fit_graphs)
     times, truth = read_truth(truth_path, s)
-    with h5py.File(data_path, "r") as f:
+    with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
         cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
     predictors = {"gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
@@ -273,7 +273,9 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
         stamp(h, asdict(s), model=str(model_path), recovery=str(recovery_path), data=str(data_path),
               truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
-              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass)
+              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass,
+              inputs=json.dumps(lineage(out_h5, model=model_path, recovery=recovery_path, data=data_path,
+                                        truth=truth_path)))
         h["times"] = times
         for cond in s.conditions:
             init, true_pos, true_vel = truth[cond]
@@ -315,7 +317,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = parser("symdistill-rollout", __doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("truth", help="integrate the true simulator once per data set and condition")
     ev = sub.add_parser("models", help="roll out a GNN and its symbolic model against the true trajectories")
@@ -324,22 +326,22 @@ def main(argv: list[str] | None = None) -> None:
     ev.add_argument("--truth", required=True, help="true trajectories written by `symdistill-rollout truth`")
     for q in (tr, ev):
         q.add_argument("--data", required=True, help="the data set (the model's training data)")
-        q.add_argument("--settings", default="{}", help="JSON object of RolloutSettings fields")
-        q.add_argument("--threads", type=int, default=1)
+        q.add_argument("--settings", default="{}", help="JSON object of RolloutSettings fields (schema section 'rollout')")
+        q.add_argument("--threads", type=int, default=1, help="torch threads")
         q.add_argument("--out", required=True, help="output HDF5")
-        q.add_argument("--quiet", action="store_true")
+        q.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    try:
+    with errors("symdistill-rollout", a.debug):
         extra = json.loads(a.settings)
         check_settings("rollout", extra, RolloutSettings)
         s = RolloutSettings(**extra)
         if a.command == "truth":
+            check_lineage(a.data)
             write_truth(a.data, s, a.out, a.quiet)
         else:
+            check_lineage(a.model, a.recovery, a.data, a.truth)
             evaluate(a.model, a.recovery, a.data, a.truth, s, a.out, a.quiet)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        sys.exit(f"symdistill-rollout: {err}")
     print(f"wrote {a.out}")
 
 
