@@ -102,11 +102,13 @@ def test_a_damaged_data_set_is_set_aside_and_made_again(finished_run, tmp_path):
 
 class Killer(threading.Thread):
     """SIGKILL the first process running console script ``script`` (with ``arg`` among its
-    arguments) once ``trigger`` holds, after a random delay: a job killed at a random point."""
+    arguments) in ``workdir`` once ``trigger`` holds, after a random delay: a job killed at a
+    random point (processes of other runs on the machine are left alone)."""
 
-    def __init__(self, script: str, delay: tuple[float, float], rng, trigger=lambda: True, arg: str = ""):
+    def __init__(self, script: str, delay: tuple[float, float], rng, workdir: Path, trigger=lambda: True,
+                 arg: str = ""):
         super().__init__(daemon=True)
-        self.script, self.arg, self.trigger = script, arg, trigger
+        self.script, self.arg, self.trigger, self.workdir = script, arg, trigger, workdir.resolve()
         self.delay = float(rng.uniform(*delay))
         self.killed: str | None = None
         self.stop = threading.Event()
@@ -119,6 +121,11 @@ class Killer(threading.Thread):
                 continue
             if len(argv) > 1 and "python" in Path(argv[0]).name and argv[1].endswith("/" + self.script) \
                     and (not self.arg or self.arg in argv):
+                try:
+                    if not Path(os.readlink(proc / "cwd")).is_relative_to(self.workdir):
+                        continue
+                except OSError:
+                    continue
                 return int(proc.name)
         return None
 
@@ -199,6 +206,15 @@ def _all_readable(results: Path) -> list[str]:
     return bad
 
 
+def _job_seconds(results: Path, rule: str) -> float:
+    """The shortest wall time of a rule's jobs in a finished run (its benchmark files)."""
+    times = [float(line.split("\t")[0]) for tsv in (results / "benchmarks").glob(f"{rule}*/*.tsv")
+             for line in tsv.read_text().splitlines()[1:]]
+    times += [float(line.split("\t")[0]) for tsv in (results / "benchmarks").glob(f"{rule}.tsv")
+              for line in tsv.read_text().splitlines()[1:]]
+    return min(times)
+
+
 def test_killed_stages_resume_to_the_same_artifacts(finished_run, tmp_path):
     """simulate, train, message dump, symbolic regression and report, each killed at a random
     point in turn; every rerun picks up where the last stopped and the final artifacts equal
@@ -206,20 +222,25 @@ def test_killed_stages_resume_to_the_same_artifacts(finished_run, tmp_path):
     rng = np.random.default_rng(int(time.time()))  # a different random point on every CI run
     results = tmp_path / "results"
     exists = lambda pattern: lambda: any(results.rglob(pattern))  # noqa: E731
-    stages = [
-        Killer("symdistill-simulate", (0.0, 0.3), rng, trigger=exists("data.h5.partial")),
-        Killer("symdistill-train", (0.0, 0.2), rng, trigger=exists("checkpoint.pt")),
-        Killer("symdistill-messages", (0.3, 2.0), rng, arg="dump"),
-        Killer("symdistill-sr", (0.3, 3.0), rng),
-        Killer("symdistill-report", (0.3, 2.0), rng),
+    within = lambda rule: (0.1 * _job_seconds(finished_run, rule), 0.8 * _job_seconds(finished_run, rule))  # noqa: E731
+    stages = [  # (rule, console script, its argument, trigger, delay range in s)
+        ("simulate", "symdistill-simulate", "", exists("data.h5.partial"), (0.0, 0.3)),
+        ("train_gnn", "symdistill-train", "", exists("checkpoint.pt"), (0.0, 0.2)),
+        ("dump_messages", "symdistill-messages", "dump", lambda: True, within("dump_messages")),
+        ("symbolic_regression", "symdistill-sr", "", lambda: True, within("symbolic_regression")),
+        ("report", "symdistill-report", "", lambda: True, within("report")),
     ]
     killed = []
-    for killer in stages:
-        killer.start()
-        run = _snakemake(tmp_path)
-        killer.stop.set()
-        killer.join()
-        assert killer.killed, f"{killer.script} finished before it could be killed: {run.stderr[-2000:]}"
+    for rule, script, arg, trigger, delay in stages:
+        for attempt in range(4):  # a job that ends before its random point is run again
+            killer = Killer(script, tuple(d / 2**attempt for d in delay), rng, tmp_path, trigger=trigger, arg=arg)
+            killer.start()
+            run = _snakemake(tmp_path, *(["--forcerun", rule] if attempt else []))
+            killer.stop.set()
+            killer.join()
+            if killer.killed:
+                break
+        assert killer.killed, f"{script} always finished before it could be killed: {run.stderr[-2000:]}"
         assert run.returncode != 0, run.stderr[-2000:]
         damaged = _all_readable(results)
         assert damaged == [], f"a killed job left a damaged file: {damaged}"

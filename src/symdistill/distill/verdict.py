@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 import sympy as sp
 
-from symdistill.core.edges import edge_columns
+from symdistill.core.edges import edge_columns, edge_features, edge_matrix
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import SOFTENING, Law
 
@@ -58,7 +58,8 @@ def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 1
     dx = direction * dist[:, None]
     m = np.exp(rng.uniform(-2.5, 2.5, (count, 2)))
     q = np.sign(rng.standard_normal((count, 2))) if signed_charges else rng.standard_normal((count, 2)) * 2
-    return np.column_stack([dx, dist + SOFTENING, m, q])
+    # receivers at dx, senders at the origin: the features every stage computes for a pair
+    return edge_matrix(edge_features(dx, np.zeros_like(dx), m[:, 0], m[:, 1], q[:, 0], q[:, 1]), dim)
 
 
 def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
