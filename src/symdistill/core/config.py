@@ -14,7 +14,7 @@ import yaml
 
 from symdistill.core.expr import ExpressionError
 from symdistill.core.laws import BUILTIN_LAWS, check_law, get_law
-from symdistill.core.schema import ConfigError, check_settings, schema, stage_values  # noqa: F401 (re-exported)
+from symdistill.core.schema import ConfigError, schema, stage_values
 from symdistill.gnn.variants import VARIANTS, get_variant
 from symdistill.physics.simulate import split_sizes
 

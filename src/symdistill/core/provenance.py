@@ -66,20 +66,20 @@ def open_h5(path: str | os.PathLike, what: str = "input", require: tuple[str, ..
     datasets ``require`` names, is a ValueError naming the file, what was expected and the rule
     that writes it, instead of h5py's traceback."""
     path = Path(path)
-    made_by = made_by or producer(path)
+    made_by = f"rule {made_by}" if made_by else producer(path)
     if not path.is_file():
-        raise ValueError(f"{what} {path} does not exist (written by rule {made_by})")
+        raise ValueError(f"{what} {path} does not exist (written by {made_by})")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
         raise ValueError(f"{what} {path} is not a readable HDF5 file ({err.__class__.__name__}: "
                          f"{str(err).split(';')[0][:80]}): truncated or overwritten? delete it and rerun "
-                         f"rule {made_by}") from None
+                         f"{made_by}") from None
     missing = [name for name in require if name not in f]
     if missing:
         f.close()
         raise ValueError(f"{path} is not a {what}: it has no {', '.join(missing)} (expected the file "
-                         f"written by rule {made_by})")
+                         f"written by {made_by})")
     return f
 
 
@@ -88,17 +88,17 @@ def read_json(path: str | os.PathLike, what: str, require: tuple[str, ...] = (),
     """Read a JSON artifact; a missing, malformed or wrong-stage file (one without the keys
     ``require`` names) is a ValueError naming the file, what was expected and its rule."""
     path = Path(path)
-    made_by = made_by or producer(path)
+    made_by = f"rule {made_by}" if made_by else producer(path)
     if not path.is_file():
-        raise ValueError(f"{what} {path} does not exist (written by rule {made_by})")
+        raise ValueError(f"{what} {path} does not exist (written by {made_by})")
     try:
         obj = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
-        raise ValueError(f"{what} {path} is not valid JSON ({err}): truncated? rerun rule {made_by}") from None
+        raise ValueError(f"{what} {path} is not valid JSON ({err}): truncated? rerun {made_by}") from None
     missing = [k for k in require if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise ValueError(f"{path} is not a {what}: it has no {', '.join(map(repr, missing))} (expected the "
-                         f"file written by rule {made_by})")
+                         f"file written by {made_by})")
     return obj
 
 
@@ -109,6 +109,7 @@ class Artifact:
     what: str
     require: tuple[str, ...]
     made_by: str
+    names: tuple[str, ...] = ()  # file-name patterns of the rule's outputs (for ``producer``)
 
     def open(self, path: str | os.PathLike) -> h5py.File:
         return open_h5(path, self.what, self.require, self.made_by)
@@ -117,23 +118,23 @@ class Artifact:
         return read_json(path, self.what, self.require, self.made_by)
 
 
-DATA_SET = Artifact("data set", ("positions", "velocities", "accelerations", "masses", "charges", "split"), "simulate")
-METRICS = Artifact("training metrics file", ("law", "dim", "n", "variant", "seed", "test_mae"), "train_gnn")
-MESSAGES = Artifact("message dump", ("edge_features", "messages", "force", "acceleration"), "dump_messages")
-SELECTION = Artifact("component selection", ("components", "variant", "dim"), "select_messages")
-FIT = Artifact("force fit", ("force", "acceleration", "selected"), "fit_forces")
-SR_RESULT = Artifact("symbolic regression result", ("components", "engine"), "symbolic_regression")
-RECOVERY = Artifact("recovery verdict", ("components", "engine"), "judge_laws")
-TRUTH = Artifact("true-trajectory file", ("times",), "integrate_truth")
-ROLLOUT = Artifact("rollout", ("times",), "rollout")
+DATA_SET = Artifact("data set", ("positions", "velocities", "accelerations", "masses", "charges", "split"),
+                    "simulate", ("data.h5",))
+METRICS = Artifact("training metrics file", ("law", "dim", "n", "variant", "seed", "test_mae"), "train_gnn",
+                   ("metrics.json", "best.pt", "last.pt", "history.h5"))
+MESSAGES = Artifact("message dump", ("edge_features", "messages", "force", "acceleration"), "dump_messages",
+                    ("messages.h5",))
+SELECTION = Artifact("component selection", ("components", "variant", "dim"), "select_messages", ("selected.json",))
+FIT = Artifact("force fit", ("force", "acceleration", "selected"), "fit_forces", ("fit.json",))
+SR_RESULT = Artifact("symbolic regression result", ("components", "engine"), "symbolic_regression", ("sr_*.json",))
+RECOVERY = Artifact("recovery verdict", ("components", "engine"), "judge_laws", ("recovery_*.json",))
+TRUTH = Artifact("true-trajectory file", ("times",), "integrate_truth", ("rollout_truth.h5",))
+ROLLOUT = Artifact("rollout", ("times",), "rollout", ("rollout_*.h5",))
 
-#: which workflow rule writes an artifact, by file name (for errors that say what to rerun)
-PRODUCERS = (
-    ("data.h5", "simulate"), ("rollout_truth.h5", "integrate_truth"), ("best.pt", "train_gnn"),
-    ("last.pt", "train_gnn"), ("metrics.json", "train_gnn"), ("history.h5", "train_gnn"),
-    ("messages.h5", "dump_messages"), ("selected.json", "select_messages"), ("fit.json", "fit_forces"),
-    ("sr_*.json", "symbolic_regression"), ("recovery_*.json", "judge_laws"), ("rollout_*.h5", "rollout"),
-)
+#: which workflow rule writes an artifact, by file name (for errors that say what to rerun);
+#: the truth file is listed before rollout_*.h5, which would match it too
+PRODUCERS = tuple((name, a.made_by) for a in (DATA_SET, TRUTH, METRICS, MESSAGES, SELECTION, FIT, SR_RESULT,
+                                               RECOVERY, ROLLOUT) for name in a.names)
 #: artifacts whose lineage is recorded in a sibling written by the same job (a model file is
 #: read without torch through its metrics.json)
 _RECORDED_IN = {"best.pt": "metrics.json", "last.pt": "metrics.json"}
@@ -144,9 +145,11 @@ class StaleInput(ValueError):
 
 
 def producer(path: str | os.PathLike) -> str:
-    """The rule that writes a file of this name ('the rule that writes it' if none matches)."""
+    """'rule <name>' of the rule that writes a file of this name ('the rule that writes it' if
+    none matches), for messages that say what to rerun."""
     name = Path(path).name
-    return next((rule for pattern, rule in PRODUCERS if fnmatch.fnmatch(name, pattern)), "the rule that writes it")
+    rule = next((rule for pattern, rule in PRODUCERS if fnmatch.fnmatch(name, pattern)), None)
+    return f"rule {rule}" if rule else "the rule that writes it"
 
 
 _digests: dict[tuple, str] = {}
@@ -169,6 +172,10 @@ def lineage(out: str | os.PathLike, **inputs: str | os.PathLike) -> dict:
     """The record an artifact written to ``out`` keeps of its inputs: role -> path (relative to
     the artifact's folder, so a moved results tree still checks) and content hash."""
     base = Path(out).resolve().parent
+    missing = [(role, p) for role, p in inputs.items() if not Path(p).is_file()]
+    if missing:
+        role, p = missing[0]
+        raise ValueError(f"{role} {p} does not exist (written by {producer(p)})")
     return {role: {"path": os.path.relpath(Path(p).resolve(), base), "sha256": digest(p)}
             for role, p in inputs.items()}
 
@@ -188,6 +195,13 @@ def read_lineage(path: str | os.PathLike) -> dict:
     except (OSError, ValueError, AttributeError):
         return {}  # damaged files are reported by the reader that needs them
     return {}
+
+
+def record_inputs(out: str | os.PathLike, **inputs: str | os.PathLike) -> dict:
+    """What a stage does first: refuse stale inputs (``check_lineage``), then return the lineage
+    its output ``out`` records, so nothing is computed from files that no longer agree."""
+    check_lineage(*inputs.values())
+    return lineage(out, **inputs)
 
 
 def check_lineage(*paths: str | os.PathLike) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, check_lineage, lineage
+from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs
 from symdistill.report.plots import pyplot, save
 
 
@@ -65,6 +65,7 @@ def fit_components(messages: np.ndarray, target: np.ndarray, keep: float = 0.9) 
 
 def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
     """Fit the selected messages of a dump against force and pairwise acceleration; write JSON (+ figure)."""
+    inputs = record_inputs(out_json, messages=messages_path, selected=selected_path)
     sel = SELECTION.read(selected_path)
     with MESSAGES.open(messages_path) as h:
         msgs = h["messages"][:][:, sel["components"]]
@@ -73,7 +74,7 @@ def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
                 if k in ("law", "dim", "n", "variant", "seed")}
     fit = {**info, "selected": sel["components"], "force": fit_components(msgs, force),
            "acceleration": fit_components(msgs, acc), "edges": int(len(msgs)),
-           "inputs": lineage(out_json, messages=messages_path, selected=selected_path)}
+           "inputs": inputs}
     with atomic_path(out_json) as tmp:
         tmp.write_text(json.dumps(fit, indent=2))
     if out_png:
@@ -109,7 +110,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--figure", help="PNG of messages against the fitted force")
     a = p.parse_args(argv)
     with errors("symdistill-fit", a.debug):
-        check_lineage(a.messages, a.selected)
         fit = fit_file(a.messages, a.selected, a.out, a.figure)
     print(f"R2 robust {fit['force']['r2_robust']:.4f} plain {fit['force']['r2_plain']:.4f} "
           f"acceleration {fit['acceleration']['r2_robust']:.4f}")

@@ -8,7 +8,7 @@ import numpy as np
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
-from symdistill.core.provenance import SR_RESULT, atomic_path, check_lineage, lineage
+from symdistill.core.provenance import SR_RESULT, atomic_path, record_inputs
 from symdistill.distill.verdict import judge
 from symdistill.report.plots import pyplot, save
 
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--figure", help="PNG of the Pareto fronts with the chosen and the correct laws")
     a = p.parse_args(argv)
     with errors("symdistill-judge", a.debug):
-        check_lineage(a.sr, a.messages)
-        result = {**judge_results(a.sr, a.messages), "inputs": lineage(a.out, sr=a.sr, messages=a.messages)}
+        inputs = record_inputs(a.out, sr=a.sr, messages=a.messages)
+        result = {**judge_results(a.sr, a.messages), "inputs": inputs}
         with atomic_path(a.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2, default=float))
         if a.figure:

@@ -15,7 +15,7 @@ import numpy as np
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces
-from symdistill.core.provenance import MESSAGES, atomic_path, check_lineage, lineage, stamp
+from symdistill.core.provenance import MESSAGES, atomic_path, record_inputs, stamp
 from symdistill.gnn.variants import get_variant
 
 
@@ -26,6 +26,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     from symdistill.gnn.data import load_graphs
     from symdistill.gnn.models import fully_connected_edges, load_model
 
+    inputs = record_inputs(out, model=model_path, data=data_path)
     with torch.no_grad():
         model = load_model(model_path)
         x, _ = load_graphs(data_path, "test", sample_every=1, max_graphs=max_graphs, dtype=torch.float32)
@@ -45,7 +46,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
                   msg_dim=model.cfg.msg_dim, mask=model.mask.numpy(),
-                  inputs=json.dumps(lineage(out, model=model_path, data=data_path)))
+                  inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs
             for name, values in model.variant.message_extras(raw, model.cfg.msg_dim).items():
@@ -70,11 +71,12 @@ def select_components(messages: np.ndarray, variant: str, dim: int, extras: dict
 
 
 def select_file(messages_path, out) -> dict:
+    inputs = record_inputs(out, messages=messages_path)
     with MESSAGES.open(messages_path) as h:
         variant, dim = str(h.attrs["variant"]), int(h.attrs["dim"])
         extras = {k: h[k][:] for k in get_variant(variant).extras}
         sel = select_components(h["messages"][:], variant, dim, extras, h.attrs["mask"])
-    sel.update(variant=variant, dim=dim, inputs=lineage(out, messages=messages_path))
+    sel.update(variant=variant, dim=dim, inputs=inputs)
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(sel, indent=2))
     return sel
@@ -94,10 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     with errors(f"symdistill-messages {a.cmd}", a.debug):
         if a.cmd == "dump":
-            check_lineage(a.model, a.data)
             dump_messages(a.model, a.data, a.out, a.max_graphs)
         else:
-            check_lineage(a.messages)
             print(json.dumps(select_file(a.messages, a.out)))
 
 

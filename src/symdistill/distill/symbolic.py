@@ -20,7 +20,7 @@ import sympy as sp
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.expr import ExpressionError, parse_expression
-from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, check_lineage, lineage, versions
+from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
 from symdistill.core.schema import check_settings, stage_settings
 from symdistill.distill import central, simplify
 
@@ -389,10 +389,9 @@ def main(argv: list[str] | None = None) -> None:
             s.threads = a.threads
         if s.engine == "pysr":
             PySREngine.check()
-        check_lineage(a.messages, a.selected, *([a.model] if a.model else []))
-        result = regress_messages(a.messages, a.selected, s, a.model)
-        result["inputs"] = lineage(a.out, messages=a.messages, selected=a.selected,
-                                   **({"model": a.model} if a.model else {}))
+        inputs = record_inputs(a.out, messages=a.messages, selected=a.selected,
+                               **({"model": a.model} if a.model else {}))
+        result = {**regress_messages(a.messages, a.selected, s, a.model), "inputs": inputs}
         with atomic_path(a.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
     for comp in result["components"]:

@@ -9,6 +9,7 @@ width, sampling, masking, regulariser) is asked of the variant's entry in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -139,8 +140,6 @@ def save_model(path, model: GraphNetwork, **extra) -> None:
 
 def load_model(path, map_location="cpu") -> GraphNetwork:
     """Rebuild a model from a file written by ``save_model`` (or a training checkpoint)."""
-    from pathlib import Path
-
     if not Path(path).is_file():
         raise ValueError(f"model {path} does not exist (written by rule train_gnn)")
     try:

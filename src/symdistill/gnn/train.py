@@ -72,11 +72,10 @@ class TrainSettings:
             self.eql = EQLTraining()
 
     def model_settings(self, dim: int) -> ModelSettings:
-        eql = {}
-        if self.eql is not None and get_variant(self.variant).edge_model == "eql":
-            eql = {**asdict(self.eql.architecture()), "inputs": list(self.eql.inputs)}
-        width = get_variant(self.variant).width(self.msg_dim, dim)
-        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers, width, self.node_output, eql)
+        variant = get_variant(self.variant)  # an eql edge model has self.eql (__post_init__)
+        eql = {**asdict(self.eql.architecture()), "inputs": list(self.eql.inputs)} if variant.edge_model == "eql" else {}
+        return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers,
+                             variant.width(self.msg_dim, dim), self.node_output, eql)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""

@@ -190,7 +190,7 @@ class Pruning(Variant):
 
 
 @register
-class EQL(Variant):
+class EQL(L1):
     """GNN+EQL: an Equation Learner as the edge model on named edge inputs, trained end to end
     with an L1 on the messages, a sparsity penalty and pruning (settings: config section eql);
     its law is read out of the network (engine eql)."""
@@ -202,9 +202,6 @@ class EQL(Variant):
 
     def penalty_weight(self, s) -> float:
         return s.eql.message_l1
-
-    def penalty(self, raw, k):
-        return raw.abs().sum(dim=-1)
 
     def prepare(self, trainer) -> None:
         """Fixed input scales from the training edges."""

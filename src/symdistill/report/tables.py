@@ -61,7 +61,7 @@ def reading(path) -> Iterator[None]:
     except json.JSONDecodeError as err:
         raise ValueError(f"input {path} is not valid JSON ({err})") from None
     except (KeyError, TypeError, IndexError) as err:
-        raise ValueError(f"input {path} lacks {err} (expected the file written by rule {producer(path)}; "
+        raise ValueError(f"input {path} lacks {err} (expected the file written by {producer(path)}; "
                          "written by another version?)") from None
     except OSError as err:
         raise ValueError(f"input {path} cannot be read ({err})") from None

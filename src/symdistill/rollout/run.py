@@ -30,7 +30,7 @@ from symdistill.core.edges import edge_columns, edge_features, law_from_file
 from symdistill.core.expr import parse_expression
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import Law
-from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, check_lineage, lineage, stamp
+from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
 from symdistill.core.schema import check_settings, stage_settings
 from symdistill.gnn.data import load_graphs, node_features
 from symdistill.gnn.models import GraphNetwork, fully_connected_edges, load_model
@@ -223,13 +223,14 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
     unknown = [c for c in s.conditions if c not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
+    inputs = record_inputs(out_h5, data=data_path)
     law = law_from_file(data_path)
     with DATA_SET.open(data_path) as f:
         steps, n, dim = (int(v) for v in f["positions"].shape[1:])
         times = np.arange(s.frames or steps) * float(f.attrs["dt"])
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
         stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n,
-              inputs=json.dumps(lineage(out_h5, data=data_path)))
+              inputs=json.dumps(inputs))
         h["times"] = times
         for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
             init = initial_states(cond, law, data_path, n, dim, s)
@@ -256,6 +257,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     """Roll out the GNN and its symbolic model under every condition against the true
     trajectories of ``truth_path``; write curves and example trajectories to ``out_h5`` and
     return one table row per predictor and condition."""
+    inputs = record_inputs(out_h5, model=model_path, recovery=recovery_path, data=data_path, truth=truth_path)
     model = load_model(model_path)
     rec = RECOVERY.read(recovery_path)
     law = law_from_file(data_path)
@@ -274,8 +276,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
               truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
               node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass,
-              inputs=json.dumps(lineage(out_h5, model=model_path, recovery=recovery_path, data=data_path,
-                                        truth=truth_path)))
+              inputs=json.dumps(inputs))
         h["times"] = times
         for cond in s.conditions:
             init, true_pos, true_vel = truth[cond]
@@ -337,10 +338,8 @@ def main(argv: list[str] | None = None) -> None:
         check_settings("rollout", extra, RolloutSettings)
         s = RolloutSettings(**extra)
         if a.command == "truth":
-            check_lineage(a.data)
             write_truth(a.data, s, a.out, a.quiet)
         else:
-            check_lineage(a.model, a.recovery, a.data, a.truth)
             evaluate(a.model, a.recovery, a.data, a.truth, s, a.out, a.quiet)
     print(f"wrote {a.out}")
 
