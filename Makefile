@@ -2,19 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CORES ?= all
-# The CPU build of torch 2.13.0 (on this machine's disk); override for a CUDA build elsewhere.
-TORCH_SPEC ?= torch==2.13.0
+# Which torch build: auto (CUDA where nvidia-smi finds a GPU, else CPU), cpu, cuda or a wheel
+# index URL. The venv is remade when this choice, pyproject.toml or the Python changes.
+TORCH ?= auto
 
 .PHONY: install run test bench lint clean
 
-install: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $@
+install:
+	@VENV='$(VENV)' TORCH='$(TORCH)' bash tools/install.sh
 
 run: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES)

@@ -8,11 +8,15 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# where the conda envs' post-deploy script installs symdistill from (--sdm conda)
+os.environ.setdefault("SYMDISTILL_SOURCE", str(Path(workflow.basedir)))
 from symdistill.core.provenance import set_aside_damaged  # noqa: E402
+from symdistill.distill.symbolic import EngineUnavailable, check_engines  # noqa: E402
 from symdistill.core.config import (  # noqa: E402
     ConfigError,
     datasets,
     engines_for,
+    job_runtime,
     models,
     rollout_settings,
     sim_settings,
@@ -43,6 +47,27 @@ include: "workflow/rules/messages.smk"
 include: "workflow/rules/symbolic.smk"
 include: "workflow/rules/rollout.smk"
 include: "workflow/rules/report.smk"
+
+
+# Light jobs run where Snakemake runs (no queue wait on a cluster); a model's three message
+# steps, and a search with its verdict, go to the cluster as one job each.
+localrules:
+    mae_table,
+    r2_table,
+    recovery_table,
+    rollout_table,
+    report,
+
+
+# A symbolic-regression engine that cannot run here (PySR without Julia) stops the run now,
+# before any job, not after every model has trained. A dry run only warns.
+ENGINES = sorted({e for *_, v, _ in models(config) for e in engines_for(config, v)})
+try:
+    check_engines(ENGINES)
+except EngineUnavailable as err:
+    if not inspecting_only(sys.argv[1:]):
+        raise WorkflowError(f"symbolic.engines: {err}") from None
+    print(f"symdistill: warning: symbolic.engines: {err}", file=sys.stderr)
 
 
 # An output damaged after it was made (a truncated copy, a full disk) is set aside, not trusted,

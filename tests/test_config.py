@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from symdistill.core.config import (
     ConfigError,
@@ -72,29 +71,6 @@ def test_bad_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("simulate: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(tmp_path / "bad.yaml")
-
-
-def test_conda_envs_match_pyproject():
-    """envs/*.yaml list the same packages as pyproject (for --sdm conda users)."""
-    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    def name(spec: str) -> str:
-        for sep in "<>=!~[ ":
-            spec = spec.split(sep)[0]
-        spec = spec.lower().replace("_", "-")
-        return {"pytorch": "torch"}.get(spec, spec)  # conda's name for the same package
-
-    wanted = {name(d) for d in project["dependencies"]}
-    listed = set()
-    for env in sorted((ROOT / "envs").glob("*.yaml")):
-        deps = yaml.safe_load(env.read_text())["dependencies"]
-        for d in deps:
-            if isinstance(d, dict):
-                listed |= {name(x) for x in d["pip"] if not x.startswith("-e")}
-            elif not d.startswith("python"):
-                listed.add(name(d))
-    assert wanted <= listed, f"missing from envs/: {sorted(wanted - listed)}"
-    assert listed <= wanted | {"pip"}, f"in envs/ but not pyproject: {sorted(listed - wanted - {'pip'})}"
 
 
 @pytest.mark.parametrize(

@@ -60,3 +60,38 @@ def test_mae_table_flags_an_unconverged_model(tmp_path):
     assert [r["converged"] for r in rows] == [True, False]
     assert "**Not converged** (validation MAE no better than predicting zero): spring-2-4 kl s0" in (
         tmp_path / "mae.md").read_text()
+
+
+def _latex_nodes(text):
+    from pylatexenc.latexwalker import LatexEnvironmentNode, LatexWalker
+
+    nodes, _, _ = LatexWalker(text, tolerant_parsing=False).get_latex_nodes()
+    return [n for n in nodes if isinstance(n, LatexEnvironmentNode)]
+
+
+def test_every_table_has_a_booktabs_latex_twin_that_parses(tmp_path):
+    files = [_recovery(tmp_path / "a.json", "r_2", "bottleneck", 0, ["correct", "wrong"])]
+    rows = recovery_table(files, tmp_path / "recovery.csv")
+    tex = (tmp_path / "recovery.tex").read_text()
+    (env,) = _latex_nodes(tex)  # one tabular, parsed strictly (unbalanced braces would raise)
+    assert env.environmentname == "tabular"
+    assert tex.index("\\toprule") < tex.index("\\midrule") < tex.index("\\bottomrule")
+    body = tex.split("\\midrule")[1].split("\\bottomrule")[0].strip().splitlines()
+    assert len(body) == len(rows)
+    from symdistill.report.tables import RECOVERY_COLUMNS
+
+    for line in body:
+        assert line.count("&") == len(RECOVERY_COLUMNS) - 1 and line.rstrip().endswith("\\\\")
+    assert "r\\_2" in tex and "best\\_on\\_front" in tex  # text escaped, not raw
+
+
+def test_equations_are_latex_math_that_parses(tmp_path):
+    from symdistill.report.build import equations_tex
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"law": "r2", "dim": 2, "n": 4, "variant": "bottleneck", "seed": 0,
+                                "engine": "operon", "components": [
+                                    {"component": 0, "verdict": "correct", "latex": "\\frac{m_{1} dx}{r^{3}}"}]}))
+    tex = equations_tex([path])
+    (env,) = _latex_nodes(tex)
+    assert env.environmentname == "itemize" and "$\\frac{m_{1} dx}{r^{3}}$" in tex

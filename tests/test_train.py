@@ -72,7 +72,10 @@ def test_resume_matches_uninterrupted(spring_data, tmp_path, tiny):
     a = torch.load(tmp_path / "full" / "last.pt", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "cut" / "last.pt", weights_only=False)["state_dict"]
     for k in a:
-        assert torch.equal(a[k], b[k]), k
+        if resumed.device.type == "cpu":  # bit-identical on the CPU (docs/reproducibility.md)
+            assert torch.equal(a[k], b[k]), k
+        else:  # CUDA's scatter-add sums in no fixed order: equal to rounding
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
 
 
 def test_reload_reproduces_predictions(spring_data, tmp_path, tiny):
@@ -82,11 +85,14 @@ def test_reload_reproduces_predictions(spring_data, tmp_path, tiny):
     t.model.eval()
     with torch.no_grad():
         want, _ = t._forward(x)
-        model = load_model(tmp_path / "best.pt")
+        model = load_model(tmp_path / "best.pt")  # always on the CPU
         from symdistill.gnn.models import fully_connected_edges
 
-        got, _ = model(x.reshape(-1, x.shape[-1]), fully_connected_edges(4, 10))
-    assert torch.equal(want.reshape(got.shape), got)
+        got, _ = model(x.cpu().reshape(-1, x.shape[-1]), fully_connected_edges(4, 10))
+    if t.device.type == "cpu":
+        assert torch.equal(want.reshape(got.shape), got)
+    else:  # trained on a GPU, reloaded on the CPU: the same function to rounding
+        torch.testing.assert_close(want.cpu().reshape(got.shape), got, rtol=1e-4, atol=1e-5)
 
 
 def test_divergence_names_the_step(spring_data, tmp_path, tiny):
@@ -145,3 +151,10 @@ def test_damaged_data_is_named_not_blamed_on_training(spring_data, tmp_path):
                   "--settings", json.dumps(TINY), "--quiet"])
         msg = str(err.value.code)
         assert str(path) in msg and fragment in msg and "\n" not in msg
+
+
+def test_compile_option_trains_the_same_model(spring_data, tmp_path, tiny):
+    """train.compile runs the forward pass through torch.compile: same model to rounding."""
+    plain = train(spring_data, tmp_path / "plain", tiny("bottleneck", steps=100), quiet=True)
+    compiled = train(spring_data, tmp_path / "compiled", tiny("bottleneck", steps=100, compile=True), quiet=True)
+    assert compiled["test_mae"] == pytest.approx(plain["test_mae"], rel=1e-3)

@@ -42,7 +42,10 @@ def finished_run(tmp_path_factory) -> Path:
 def test_every_stage_runs_locally(finished_run):
     report = finished_run / "report"
     for table in ("mae", "r2", "recovery", "rollout"):
-        assert (report / f"{table}.csv").exists() and (report / f"{table}.md").exists()
+        assert all((report / f"{table}.{ext}").exists() for ext in ("csv", "md", "tex"))
+    assert (report / "equations.tex").exists()
+    pngs = list(finished_run.rglob("*.png"))
+    assert len(pngs) >= 9 and all(p.with_suffix(".pdf").exists() for p in pngs)  # each figure in vector too
     index = (report / "index.md").read_text()
     assert "spring_d2_n4" in index and "### Extracted equations" in index
     for link in [line.split("](", 1)[1].rstrip(")") for line in index.splitlines() if line.startswith("![")]:
@@ -256,3 +259,55 @@ def test_killed_stages_resume_to_the_same_artifacts(finished_run, tmp_path):
     assert differ == [], (differ, killed)
     byte_equal = sum(ref[name].read_bytes() == new[name].read_bytes() for name in ref)
     print(f"killed: {killed}; {byte_equal} of {len(ref)} artifacts byte-identical, the rest numerically")
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: appended to a copy of the report: decode every figure the report embeds in Chromium and write
+#: each one's pixel size, and the report's own navigation, into the page
+RENDER_CHECK = """<script>
+window.addEventListener("load", () => setTimeout(async () => {
+  const figures = Object.values(results).filter(r => r.mime_type.startsWith("image/"));
+  const sizes = await Promise.all(figures.map(r => new Promise(done => {
+    const img = new Image();
+    img.onload = () => done([r.name, img.naturalWidth, img.naturalHeight]);
+    img.onerror = () => done([r.name, 0, 0]);
+    img.src = r.data_uri;
+  })));
+  const out = document.createElement("pre");
+  out.id = "render-check";
+  out.textContent = JSON.stringify({sizes, text: document.body.innerText});
+  document.body.appendChild(out);
+}, 500));
+</script>"""
+
+
+def test_snakemake_report_renders_its_figures_in_chromium(finished_run, tmp_path):
+    """`snakemake --report` gives one HTML file; headless Chromium runs its app (the categories
+    show) and decodes every figure in it at 150 dpi sizes."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("SYMDISTILL_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    html = tmp_path / "report.html"
+    run = _snakemake(finished_run.parent, "--report", str(html))
+    assert run.returncode == 0, run.stderr[-3000:]
+    page = tmp_path / "check.html"
+    head, tag, tail = html.read_text().rpartition("</body>")  # the page's own (scripts hold others)
+    page.write_text(head + RENDER_CHECK + tag + tail)
+    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'<pre id="render-check">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    import html as htmllib
+
+    check = json.loads(htmllib.unescape(found.group(1)))
+    sizes = {name: (w, h) for name, w, h in check["sizes"]}
+    want = {"messages_vs_force.png", "pareto_operon.png", "pareto_eql.png", "recovery_heatmap.png"}
+    assert want <= set(sizes), sorted(sizes)
+    for name, (w, h) in sizes.items():
+        assert w >= 400 and h >= 150, (name, w, h)  # decoded, and at 150 dpi not a thumbnail
+    for category in ("Messages vs force", "Pareto fronts", "Report", "Tables"):
+        assert category in check["text"], check["text"][:500]

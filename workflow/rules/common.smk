@@ -31,6 +31,17 @@ def benchmark_path(rule, per=None):
     return f"{RESULTS}/benchmarks/{rule}/{_NAMES[per]}.tsv" if per else f"{RESULTS}/benchmarks/{rule}.tsv"
 
 
+def mem_mb(rule):
+    """The memory (MB) of a rule's jobs, from config resources, times the attempt on a retry."""
+    return lambda wildcards, attempt: config["resources"][rule]["mem_mb"] * attempt
+
+
+def runtime(rule):
+    """The minutes a rule's job asks for: fixed + per_unit x the job's work, times the attempt
+    (symdistill.core.config.job_runtime; the work unit of each rule is in the schema)."""
+    return lambda wildcards, attempt: job_runtime(config, rule, wildcards, attempt)
+
+
 def for_models(pattern, which=None):
     """``pattern`` (a rule's output, with model wildcards) filled in for every model of the
     config, or for ``which`` (an iterable of (sim, dim, n, variant, seed))."""

@@ -13,10 +13,12 @@ rule dump_messages:
         benchmark_path("dump_messages", "model")
     params:
         max_graphs=config["messages"]["max_graphs"],
+    group:
+        "messages"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=mem_mb("dump_messages"),
+        runtime=runtime("dump_messages"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -33,10 +35,12 @@ rule select_messages:
         log_path("select_messages", "model"),
     benchmark:
         benchmark_path("select_messages", "model")
+    group:
+        "messages"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_mb("select_messages"),
+        runtime=runtime("select_messages"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -56,14 +60,17 @@ rule fit_forces:
             subcategory="{sim} d={dim} n={n}",
             labels={"variant": "{variant}", "seed": "{seed}"},
         ),
+        figure_pdf=f"{MODEL}/messages_vs_force.pdf",
     log:
         log_path("fit_forces", "model"),
     benchmark:
         benchmark_path("fit_forces", "model")
+    group:
+        "messages"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_mb("fit_forces"),
+        runtime=runtime("fit_forces"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -77,14 +84,15 @@ rule r2_table:
     output:
         csv=report(f"{REPORT}/r2.csv", caption="../report/r2.rst", category="Tables", labels={"table": "R2"}),
         md=f"{REPORT}/r2.md",
+        tex=f"{REPORT}/r2.tex",
     log:
         log_path("r2_table"),
     benchmark:
         benchmark_path("r2_table")
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb("r2_table"),
+        runtime=runtime("r2_table"),
     conda:
         "../../envs/train.yaml"
     shell:

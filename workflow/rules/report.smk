@@ -9,18 +9,20 @@ rule report:
         recovery=for_engines(rules.judge_laws.output.recovery),
         rollouts=ROLLOUTS,
     output:
-        report(f"{REPORT}/index.md", caption="../report/index.rst", category="Report"),
+        index=report(f"{REPORT}/index.md", caption="../report/index.rst", category="Report"),
+        heatmap=report(f"{REPORT}/figures/recovery_heatmap.png", caption="../report/heatmap.rst", category="Report"),
+        equations=f"{REPORT}/equations.tex",
     log:
         log_path("report"),
     benchmark:
         benchmark_path("report")
     params:
-        outdir=lambda wc, output: os.path.dirname(output[0]),
+        outdir=lambda wc, output: os.path.dirname(output.index),
         benchmarks=f"{RESULTS}/benchmarks",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=mem_mb("report"),
+        runtime=runtime("report"),
     conda:
         "../../envs/symbolic.yaml"
     shell:

@@ -14,8 +14,8 @@ rule integrate_truth:
         settings=json.dumps(rollout_settings(config)),
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=mem_mb("integrate_truth"),
+        runtime=runtime("integrate_truth"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -39,8 +39,8 @@ rule rollout:
         settings=json.dumps(rollout_settings(config)),
     threads: config["rollout"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=mem_mb("rollout"),
+        runtime=runtime("rollout"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -58,14 +58,15 @@ rule rollout_table:
     output:
         csv=report(f"{REPORT}/rollout.csv", caption="../report/rollout.rst", category="Tables", labels={"table": "rollout"}),
         md=f"{REPORT}/rollout.md",
+        tex=f"{REPORT}/rollout.tex",
     log:
         log_path("rollout_table"),
     benchmark:
         benchmark_path("rollout_table")
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb("rollout_table"),
+        runtime=runtime("rollout_table"),
     conda:
         "../../envs/train.yaml"
     shell:

@@ -12,8 +12,8 @@ rule simulate:
         settings=lambda wc: json.dumps(sim_settings(config, wc.sim)),
     threads: config["simulate"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=mem_mb("simulate"),
+        runtime=runtime("simulate"),
     conda:
         "../../envs/simulate.yaml"
     shell:

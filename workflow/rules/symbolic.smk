@@ -14,10 +14,12 @@ rule symbolic_regression:
         benchmark_path("symbolic_regression", "engine")
     params:
         settings=lambda wc: json.dumps(sr_settings(config, wc.engine)),
+    group:
+        "distill"
     threads: config["symbolic"]["threads"]
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=mem_mb("symbolic_regression"),
+        runtime=runtime("symbolic_regression"),
     conda:
         "../../envs/symbolic.yaml"
     shell:
@@ -38,14 +40,17 @@ rule judge_laws:
             subcategory="{sim} d={dim} n={n}",
             labels={"variant": "{variant}", "engine": "{engine}", "seed": "{seed}"},
         ),
+        figure_pdf=f"{MODEL}/pareto_{{engine}}.pdf",
     log:
         log_path("judge_laws", "engine"),
     benchmark:
         benchmark_path("judge_laws", "engine")
+    group:
+        "distill"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=mem_mb("judge_laws"),
+        runtime=runtime("judge_laws"),
     conda:
         "../../envs/symbolic.yaml"
     shell:
@@ -59,14 +64,15 @@ rule recovery_table:
     output:
         csv=report(f"{REPORT}/recovery.csv", caption="../report/recovery.rst", category="Tables", labels={"table": "recovery"}),
         md=f"{REPORT}/recovery.md",
+        tex=f"{REPORT}/recovery.tex",
     log:
         log_path("recovery_table"),
     benchmark:
         benchmark_path("recovery_table")
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb("recovery_table"),
+        runtime=runtime("recovery_table"),
     conda:
         "../../envs/symbolic.yaml"
     shell:

@@ -19,8 +19,8 @@ rule train_gnn:
     threads: config["train"]["threads"]
     resources:
         gpu=config["train"]["gpus"],
-        mem_mb=config["train"]["mem_mb"],
-        runtime=config["train"]["runtime"],
+        mem_mb=mem_mb("train_gnn"),
+        runtime=runtime("train_gnn"),
     conda:
         "../../envs/train.yaml"
     shell:
@@ -35,14 +35,15 @@ rule mae_table:
     output:
         csv=report(f"{REPORT}/mae.csv", caption="../report/mae.rst", category="Tables", labels={"table": "test MAE"}),
         md=f"{REPORT}/mae.md",
+        tex=f"{REPORT}/mae.tex",
     log:
         log_path("mae_table"),
     benchmark:
         benchmark_path("mae_table")
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=mem_mb("mae_table"),
+        runtime=runtime("mae_table"),
     conda:
         "../../envs/train.yaml"
     shell:

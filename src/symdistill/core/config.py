@@ -7,6 +7,7 @@ entry point, so a bad value is reported the same way everywhere: by its key and 
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import jsonschema
@@ -137,6 +138,34 @@ def sr_settings(cfg: dict, engine: str) -> dict:
 def rollout_settings(cfg: dict) -> dict:
     """The RolloutSettings fields (threads and the variant list are for the workflow)."""
     return stage_values("rollout", cfg["rollout"])
+
+
+def work(cfg: dict, rule: str, wildcards) -> float:
+    """A job's work in the unit its rule's ``resources`` entry names (the schema says which), so
+    that its runtime scales with the config; 0 for rules whose cost does not grow with it."""
+    n, dim = int(wildcards.get("n", 0) or 0), int(wildcards.get("dim", 0) or 0)
+    if rule == "simulate":
+        sim = cfg["simulate"]
+        return sim["n_sims"] * sim["steps"] * n * n / 1e9
+    if rule == "train_gnn":
+        t = train_settings(cfg, n, wildcards["variant"], dim, wildcards["sim"])
+        return t["steps"] * t["batch_size"] * n * n * t["hidden"] ** 2 / 1e12
+    if rule == "dump_messages":
+        return cfg["messages"]["max_graphs"] * n * n / 1e6
+    if rule == "symbolic_regression":
+        sr = cfg["symbolic"]
+        return sr["time_limit"] * sr["restarts"] * dim / 60
+    if rule in ("integrate_truth", "rollout"):
+        r = cfg["rollout"]
+        return r["systems"] * len(r["conditions"]) * (r.get("frames") or cfg["simulate"]["steps"]) / 1e3
+    return 0.0
+
+
+def job_runtime(cfg: dict, rule: str, wildcards, attempt: int = 1) -> int:
+    """Minutes a job asks the scheduler for: its rule's fixed minutes plus per_unit x its work,
+    times the attempt (a job that ran out of time gets more on a retry)."""
+    res = cfg["resources"][rule]
+    return math.ceil((res["minutes"] + res["per_unit"] * work(cfg, rule, wildcards)) * attempt)
 
 
 def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:

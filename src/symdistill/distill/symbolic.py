@@ -10,6 +10,7 @@ through the restricted parser before it is used.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -84,6 +85,15 @@ class EngineUnavailable(RuntimeError):
     """The engine cannot run on this machine; the message says what is missing."""
 
 
+def check_engines(names) -> None:
+    """Raise EngineUnavailable, saying what to install, unless every named engine can run here
+    (the workflow calls this before any job, so a missing engine never costs a training run)."""
+    for name in dict.fromkeys(names):
+        check = getattr(ENGINES[name], "check", None)
+        if check:
+            check()
+
+
 def to_sympy_string(text: str, names) -> str:
     """Parse an engine's expression text safely and return it as a sympy string."""
     return str(parse_expression(text, names, what="engine output"))
@@ -94,6 +104,11 @@ class OperonEngine:
     """C++ Operon (pyoperon): multi-objective GP over (R^2, length) with local constant tuning."""
 
     name = "operon"
+
+    @staticmethod
+    def check() -> None:
+        if importlib.util.find_spec("pyoperon") is None:
+            raise EngineUnavailable("Operon is not installed: pip install 'pyoperon==0.6.2' (a pyproject dependency)")
 
     def search(self, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
                context: dict | None = None) -> list[Candidate]:
@@ -132,8 +147,6 @@ class PySREngine:
     def check() -> None:
         """Raise EngineUnavailable unless PySR can run without downloading anything."""
         try:
-            import importlib.util
-
             if importlib.util.find_spec("pysr") is None:
                 raise EngineUnavailable("PySR is not installed: pip install 'symdistill[pysr]'")
         except ImportError as err:

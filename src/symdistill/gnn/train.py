@@ -61,6 +61,7 @@ class TrainSettings:
     explode_factor: float
     device: str  # auto | cpu | cuda | cuda:N
     amp: bool  # bfloat16 autocast on GPU
+    compile: bool  # torch.compile the model
     threads: int
     eql: EQLTraining | None = None
 
@@ -88,6 +89,7 @@ class TrainingDiverged(RuntimeError):
 
 #: losses in the running median that the divergence check compares (robust to single batches)
 WINDOW = 50
+SYNC_EVERY = 50  # steps between reading the losses back from the device (one host sync)
 
 
 def pick_device(name: str) -> torch.device:
@@ -135,6 +137,7 @@ class Trainer:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
                   "does not apply to this variant)", file=sys.stderr)
         self.variant.prepare(self)
+        self.net = torch.compile(self.model) if s.compile else self.model  # the forward pass used
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
@@ -145,6 +148,7 @@ class Trainer:
         self.best_running = math.inf
         self.history: dict[str, list[float]] = {"loss": [], "mae": [], "lr": [], "val_step": [], "val_mae": []}
         self.edges: dict[int, torch.Tensor] = {}
+        self.pending: list[torch.Tensor] = []  # per-step (loss, MAE) not yet read back
         self.digest = config_hash({"train": s.hashed(), "data": self.data_hash})
         self.ckpt = self.out / "checkpoint.pt"
         self.elapsed = 0.0
@@ -159,7 +163,7 @@ class Trainer:
     def _forward(self, x: torch.Tensor):
         b = x.shape[0]
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.s.amp and self.device.type == "cuda"):
-            pred, raw = self.model(x.reshape(b * self.n, -1), self.edge_index(b), self.gen)
+            pred, raw = self.net(x.reshape(b * self.n, -1), self.edge_index(b), self.gen)
         return pred.float().view(b, self.n, self.dim), raw.float()
 
     def loss(self, x, y):
@@ -205,13 +209,9 @@ class Trainer:
         """Drop the best-so-far model (after a change such as pruning, only later models count)."""
         self.best_val, self.best_state = math.inf, None
 
-    def train_step(self, check: deque | None = None) -> tuple[float, float]:
-        """One optimiser step on a random augmented batch; returns (loss, MAE) before the step.
-
-        ``check`` holds the last WINDOW losses; a NaN/inf loss, or a running median far above
-        its best so far or above the loss of predicting zero, stops training before the weights
-        are touched.
-        """
+    def train_step(self) -> None:
+        """One optimiser step on a random augmented batch. Its loss and MAE stay on the device
+        (no host sync per step) until ``flush`` reads them back."""
         s = self.s
         idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
         x, y = self.x[idx], self.y[idx]
@@ -219,31 +219,43 @@ class Trainer:
             shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
             x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
         loss, mae = self.loss(x, y)
-        value = loss.item()
-        if check is not None:
-            check.append(value)
-            running = float(np.median(check)) if len(check) == check.maxlen else math.nan
-            if running < self.best_running:
-                self.best_running = running
-            limit = s.explode_factor * min(self.best_running, self.zero_loss)
-            if not math.isfinite(value) or running > limit:
-                raise TrainingDiverged(
-                    f"training diverged at step {self.step}: loss {value:.4g}, running median "
-                    f"{running:.4g} (best {self.best_running:.4g}, predicting zero {self.zero_loss:.4g}, "
-                    f"limit {limit:.4g}); last good checkpoint kept at {self.ckpt} "
-                    f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
-                )
+        self.pending.append(torch.stack([loss.detach(), mae.detach()]))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if s.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
         self.opt.step()
-        lr = self.sched.get_last_lr()[0]
+        self.history["lr"].append(self.sched.get_last_lr()[0])
         self.sched.step()
-        self.history["loss"].append(value)
-        self.history["mae"].append(mae.item())
-        self.history["lr"].append(lr)
-        return value, self.history["mae"][-1]
+
+    def flush(self, check: deque | None = None) -> float:
+        """Read the pending losses back in one host sync, add them to the history and return
+        the last. ``check`` holds the last WINDOW losses: a NaN/inf loss, or a running median far
+        above its best so far or above the loss of predicting zero, stops training, naming its
+        step (the weights past it are never checkpointed)."""
+        if not self.pending:
+            return self.history["loss"][-1] if self.history["loss"] else math.nan
+        values = torch.stack(self.pending).tolist()
+        self.pending.clear()
+        s = self.s
+        for i, (value, mae) in enumerate(values):
+            if check is not None:
+                step = self.step - len(values) + i
+                check.append(value)
+                running = float(np.median(check)) if len(check) == check.maxlen else math.nan
+                if running < self.best_running:
+                    self.best_running = running
+                limit = s.explode_factor * min(self.best_running, self.zero_loss)
+                if not math.isfinite(value) or running > limit:
+                    raise TrainingDiverged(
+                        f"training diverged at step {step}: loss {value:.4g}, running median "
+                        f"{running:.4g} (best {self.best_running:.4g}, predicting zero {self.zero_loss:.4g}, "
+                        f"limit {limit:.4g}); last good checkpoint kept at {self.ckpt} "
+                        f"({'present' if self.ckpt.exists() else 'none yet'}); lower train.lr?"
+                    )
+            self.history["loss"].append(value)
+            self.history["mae"].append(mae)
+        return values[-1][0]
 
     def fit(self) -> dict:
         s = self.s
@@ -255,9 +267,13 @@ class Trainer:
                   disable=self.quiet, file=sys.stderr, mininterval=2.0) as bar:
             while self.step < s.steps:
                 self.variant.before_step(self)
-                value, _ = self.train_step(check=early)
+                self.train_step()
                 self.step += 1
-                if self.step % s.val_every == 0 or self.step == s.steps:
+                validate = self.step % s.val_every == 0 or self.step == s.steps
+                save = self.step % s.checkpoint_every == 0 or self.step == s.steps
+                if validate or save or self.step % SYNC_EVERY == 0:
+                    value = self.flush(check=early)
+                if validate:
                     val = self.evaluate(self.vx, self.vy)
                     self.history["val_step"].append(self.step)
                     self.history["val_mae"].append(val)
@@ -265,7 +281,7 @@ class Trainer:
                         self.best_val = val
                         self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     bar.set_postfix(loss=f"{value:.3g}", val_mae=f"{val:.3g}")
-                if self.step % s.checkpoint_every == 0 or self.step == s.steps:
+                if save:
                     self.elapsed = time.perf_counter() - start
                     self._checkpoint()
                 bar.update()

@@ -106,6 +106,52 @@ def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
     save(fig, out_png, f"{title}: example trajectories")
 
 
+def recovery_heatmap(recovery_files: list[Path], out_png) -> None:
+    """Share of message components whose chosen law is correct, per data set (row) and variant
+    (column), over every engine and seed; each cell says correct / components."""
+    plt = pyplot()
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for path in recovery_files:
+        r = RECOVERY.read(path)
+        cell = counts[(f"{r['law']}-{r['dim']}-{r['n']}", r["variant"])]
+        cell[0] += sum(c["verdict"] == "correct" for c in r["components"])
+        cell[1] += len(r["components"])
+    rows = sorted({k[0] for k in counts})
+    cols = [v for v in VARIANTS if any(k[1] == v for k in counts)]
+    if not counts:
+        fig, ax = plt.subplots(figsize=(4, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no symbolic laws in this run", ha="center", va="center")
+        save(fig, out_png)
+        return
+    share = np.full((len(rows), len(cols)), np.nan)
+    for (row, col), (good, total) in counts.items():
+        share[rows.index(row), cols.index(col)] = good / total if total else np.nan
+    fig, ax = plt.subplots(figsize=(3.2 + 1.1 * len(cols), 1.6 + 0.45 * len(rows)))
+    im = ax.imshow(share, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for (row, col), (good, total) in counts.items():
+        i, j = rows.index(row), cols.index(col)
+        ax.text(j, i, f"{good}/{total}", ha="center", va="center", fontsize=8,
+                color="black" if share[i, j] > 0.5 else "white")
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    fig.colorbar(im, ax=ax, label="share correct")
+    save(fig, out_png, "law recovery: correct / components")
+
+
+def equations_tex(recovery_files: list[Path]) -> str:
+    """Every chosen expression as LaTeX math, one item per model and component (\\input-able)."""
+    items = []
+    for path in sorted(recovery_files):
+        r = RECOVERY.read(path)
+        for c in r["components"]:
+            items.append(f"  \\item {r['law']}--{r['dim']}--{r['n']}, {r['variant']}, seed {r['seed']}, "
+                         f"component {c['component']} ({r['engine']}, {c['verdict']}): ${c['latex']}$")
+    if not items:
+        return "% no symbolic laws in this run\n"
+    return "\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}\n"
+
+
 def equations(recovery_files: list[Path]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
     lines = ["| model | component | engine | verdict | expression | LaTeX | why chosen |", "|---|---|---|---|---|---|---|"]
@@ -185,7 +231,13 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
     rec = out_dir / "recovery.md"
     if rec.exists():
         md += rec.read_text().splitlines()[2:]
-    md += ["", "### Extracted equations", ""] + equations(recovery)
+    png = figs / "recovery_heatmap.png"
+    recovery_heatmap(recovery, png)
+    md.append(f"![law recovery](figures/{png.name})")
+    with atomic_path(out_dir / "equations.tex") as tmp:
+        tmp.write_text(equations_tex(recovery))
+    md += ["", "### Extracted equations", "", "Also as LaTeX: `equations.tex`; every table as `<name>.tex`.", ""]
+    md += equations(recovery)
     for path in recovery:
         fig = path.with_name(path.name.replace("recovery_", "pareto_").replace(".json", ".png"))
         if fig.exists():

@@ -1,4 +1,4 @@
-"""Gather per-model results into the report's tables (CSV and Markdown)."""
+"""Gather per-model results into the report's tables (CSV, Markdown and LaTeX)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from tabulate import tabulate
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.provenance import FIT, METRICS, RECOVERY, ROLLOUT, atomic_path, check_lineage, producer
@@ -67,9 +68,15 @@ def reading(path) -> Iterator[None]:
         raise ValueError(f"input {path} cannot be read ({err})") from None
 
 
+def latex(rows: list[dict], columns) -> str:
+    """The rows as a booktabs LaTeX tabular (tabulate escapes the text; needs \\usepackage{booktabs})."""
+    body = [[r.get(c, "") for c in columns] for r in rows]
+    return tabulate(body, headers=list(columns), tablefmt="latex_booktabs", floatfmt=".4g") + "\n"
+
+
 def write_table(rows: list[dict], columns, out_csv: str | Path, header: list[str] | None = None) -> None:
-    """Write rows as CSV and a Markdown twin (same name, .md): optional header, then all rows.
-    A table without rows is an error (an empty table would look like a finished one)."""
+    """Write rows as CSV, a Markdown twin (same name, .md: optional header, then all rows) and a
+    LaTeX twin (.tex). A table without rows is an error (an empty table would look finished)."""
     out_csv = Path(out_csv)
     if not rows:
         raise ValueError(f"no rows for {out_csv}: its inputs hold no results (none given, or all empty)")
@@ -81,6 +88,8 @@ def write_table(rows: list[dict], columns, out_csv: str | Path, header: list[str
         lines = (header + ["", "All rows:", ""] if header else []) + markdown(rows, columns)
         with atomic_path(out_csv.with_suffix(".md")) as md:
             md.write_text("\n".join(lines) + "\n")
+        with atomic_path(out_csv.with_suffix(".tex")) as tex:
+            tex.write_text(latex(rows, columns))
 
 
 def mae_table(metrics_files, out_csv) -> list[dict]:
