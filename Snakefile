@@ -16,6 +16,7 @@ from symdistill.core.config import (  # noqa: E402
     ConfigError,
     datasets,
     engines_for,
+    ephemeris_settings,
     job_runtime,
     models,
     rollout_settings,

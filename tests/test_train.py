@@ -158,3 +158,36 @@ def test_compile_option_trains_the_same_model(spring_data, tmp_path, tiny):
     plain = train(spring_data, tmp_path / "plain", tiny("bottleneck", steps=100), quiet=True)
     compiled = train(spring_data, tmp_path / "compiled", tiny("bottleneck", steps=100, compile=True), quiet=True)
     assert compiled["test_mae"] == pytest.approx(plain["test_mae"], rel=1e-3)
+
+
+def test_rotation_augmentation_is_one_proper_rotation_of_positions_velocities_and_targets(spring_data, tmp_path, tiny):
+    t = Trainer(spring_data, tmp_path, tiny("bottleneck", augment_rotate=True), quiet=True)
+    x, y = t.x[:16].double(), t.y[:16].double()
+    xr, yr = t._rotate(x, y)
+    d = t.dim
+    gram = lambda a, b: torch.einsum("gid,gjd->gij", a, b)  # noqa: E731  all dot products
+    for a, b in ((x[..., :d], xr[..., :d]), (x[..., d : 2 * d], xr[..., d : 2 * d]), (y, yr)):
+        torch.testing.assert_close(gram(a, a), gram(b, b))
+    torch.testing.assert_close(gram(x[..., :d], y), gram(xr[..., :d], yr))  # targets turn with positions
+    torch.testing.assert_close(x[..., 2 * d :], xr[..., 2 * d :])  # charges and masses untouched
+    assert not torch.allclose(x[..., :d], xr[..., :d])
+
+
+@pytest.mark.parametrize("extra", [{"loss": "relative"}, {"augment_rotate": True}, {"node_output": "linear"}])
+def test_normalised_loss_and_rotation_still_learn_a_simulated_law(spring_data, tmp_path, tiny, extra):
+    """The options added for observed data leave the simulated laws learnable (the linear node
+    model: acceleration = W . summed messages, no division by mass)."""
+    plain = train(spring_data, tmp_path / "plain", tiny("bottleneck"), quiet=True)
+    other = train(spring_data, tmp_path / "other", tiny("bottleneck", **extra), quiet=True)
+    with h5py.File(tmp_path / "other" / "history.h5") as f:
+        mae = f["mae"][:]
+    assert mae[-50:].mean() < 0.7 * mae[:20].mean()
+    assert other["test_mae"] < 1.5 * plain["test_mae"], (other["test_mae"], plain["test_mae"])
+
+
+def test_relative_loss_weighs_each_node_by_its_scale(spring_data, tmp_path, tiny):
+    t = Trainer(spring_data, tmp_path, tiny("bottleneck", loss="relative"), quiet=True)
+    scale = t.y.norm(dim=-1).pow(2).mean(0).sqrt()
+    torch.testing.assert_close(t.node_weight * scale, torch.full_like(scale, float(scale.mean())))
+    assert torch.equal(Trainer(spring_data, tmp_path / "m", tiny("bottleneck"), quiet=True).node_weight,
+                       torch.ones(4))

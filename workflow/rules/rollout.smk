@@ -49,7 +49,8 @@ rule rollout:
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 
-ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"])
+# rollouts integrate the true law; observed data sets have none to integrate (not yet rolled out)
+ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"], simulated_only=True)
 
 
 rule rollout_table:

@@ -1,4 +1,4 @@
-# Simulate one data set per (simulation, dimension, particle count).
+# One data set per (simulation, dimension, particle count), simulated or read from observations.
 
 
 rule simulate:
@@ -19,3 +19,28 @@ rule simulate:
     shell:
         "symdistill-simulate --law {wildcards.sim} --dim {wildcards.dim} --n {wildcards.n} "
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
+
+
+# an observed data set is read, never simulated (the config refuses a simulation of that name)
+ruleorder: read_ephemeris > simulate
+
+
+rule read_ephemeris:
+    output:
+        f"{DATASET}/data.h5",
+    wildcard_constraints:
+        sim="solar",
+    log:
+        log_path("read_ephemeris", "dataset"),
+    benchmark:
+        benchmark_path("read_ephemeris", "dataset")
+    params:
+        settings=json.dumps(ephemeris_settings(config)),
+    threads: 1
+    resources:
+        mem_mb=mem_mb("read_ephemeris"),
+        runtime=runtime("read_ephemeris"),
+    conda:
+        "../../envs/simulate.yaml"
+    shell:
+        "symdistill-ephemeris --settings {params.settings:q} --out {output} > {log} 2>&1"

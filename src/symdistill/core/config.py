@@ -53,12 +53,27 @@ def validate_config(config: dict) -> dict:
     errors = sorted(cls(rules).iter_errors(cfg), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(e) for e in errors]
     if not problems:
+        if not cfg["simulations"] and not cfg["observed"]:
+            problems.append("config key 'simulations': value [] is invalid: no simulated and no observed "
+                            "data sets (give simulations, observed or both)")
         for i, name in enumerate(cfg["simulations"]):
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
                 problems.append(
                     f"config key 'simulations.{i}': unknown simulation {name!r}; choose from "
                     f"{sorted(BUILTIN_LAWS)} or define it under 'custom_laws'"
                 )
+        for name in set(cfg["simulations"]) & set(cfg["observed"]):
+            problems.append(f"config key 'simulations': {name!r} is an observed data set (listed under 'observed')")
+        if cfg["observed"]:
+            e = cfg["ephemeris"]
+            try:
+                check_law(get_law("reference", {"reference": {"potential": e["reference"]}}))
+            except (ExpressionError, ValueError) as err:
+                problems.append(f"config key 'ephemeris.reference': {str(err).split(': ', 1)[-1]}")
+            try:
+                split_sizes(e["segments"], e["validation"], e["test"])
+            except ValueError as err:
+                problems.append(f"config key 'ephemeris.segments': {err}")
         for name in cfg["custom_laws"]:
             try:
                 check_law(get_law(name, cfg["custom_laws"]))
@@ -69,10 +84,12 @@ def validate_config(config: dict) -> dict:
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
         for section in [v.section for v in VARIANTS.values() if v.section]:
-            for i, name in enumerate(cfg[section]["simulations"]):  # a known law outside
-                if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:  # 'simulations' is narrowed away
+            known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(schema_observed())
+            for i, name in enumerate(cfg[section]["simulations"]):  # a known data set outside
+                if name not in known:  # 'simulations' and 'observed' is narrowed away
                     problems.append(f"config key '{section}.simulations.{i}': unknown simulation {name!r}")
-            cfg[section]["simulations"] = [s for s in cfg[section]["simulations"] if s in cfg["simulations"]]
+            used = set(cfg["simulations"]) | set(cfg["observed"])
+            cfg[section]["simulations"] = [s for s in cfg[section]["simulations"] if s in used]
         s = cfg["simulate"]
         try:
             split_sizes(s["n_sims"], s["validation"], s["test"])
@@ -147,6 +164,9 @@ def work(cfg: dict, rule: str, wildcards) -> float:
     if rule == "simulate":
         sim = cfg["simulate"]
         return sim["n_sims"] * sim["steps"] * n * n / 1e9
+    if rule == "read_ephemeris":
+        e = cfg["ephemeris"]
+        return 5 * e["segments"] * e["steps"] * len(e["bodies"]) / 1e6  # ephemeris evaluations
     if rule == "train_gnn":
         t = train_settings(cfg, n, wildcards["variant"], dim, wildcards["sim"])
         return t["steps"] * t["batch_size"] * n * n * t["hidden"] ** 2 / 1e12
@@ -180,5 +200,17 @@ def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
 
 
 def datasets(cfg: dict) -> list[tuple[str, int, int]]:
-    """Every (simulation, dim, n) data set of the experiment matrix."""
-    return [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]
+    """Every (simulation, dim, n) data set of the experiment matrix: each simulation in every
+    dimension and size, then each observed data set in its own (solar: 3-D, one node per body)."""
+    simulated = [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]
+    return simulated + [(name, 3, len(cfg["ephemeris"]["bodies"])) for name in cfg["observed"]]
+
+
+def schema_observed() -> list[str]:
+    """The observed data sets the schema knows (the ``observed`` enum)."""
+    return list(schema()["properties"]["observed"]["items"]["enum"])
+
+
+def ephemeris_settings(cfg: dict) -> dict:
+    """The EphemerisSettings fields of a validated config."""
+    return stage_values("ephemeris", cfg["ephemeris"])

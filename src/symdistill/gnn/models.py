@@ -16,10 +16,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from symdistill.core.provenance import atomic_path
+from symdistill.core.schema import schema
 from symdistill.gnn.eql import EQL, EQLSettings, edge_inputs, log_space
 from symdistill.gnn.variants import get_variant
 
-NODE_OUTPUTS = ("acceleration", "force", "newtonian")
+NODE_OUTPUTS = tuple(schema()["properties"]["train"]["properties"]["node_output"]["enum"])
 
 
 @dataclass
@@ -71,7 +72,7 @@ class GraphNetwork(MessagePassing):
             self.edge_model = EQL(len(names), raw, EQLSettings(**arch), log_space(names))
         else:
             self.edge_model = mlp(2 * f, cfg.hidden, raw, cfg.layers)
-        if cfg.node_output == "newtonian":
+        if cfg.node_output in ("newtonian", "linear"):
             self.node_model = nn.Linear(k, cfg.dim, bias=False)
         else:
             self.node_model = mlp(f + k, cfg.hidden, cfg.dim, cfg.layers)
@@ -105,6 +106,8 @@ class GraphNetwork(MessagePassing):
         agg = self.propagate(edge_index, msg=msg, size=(x.size(0), x.size(0)))
         if self.cfg.node_output == "newtonian":
             return self.node_model(agg) / x[:, -1:], raw  # mass is the last node feature
+        if self.cfg.node_output == "linear":
+            return self.node_model(agg), raw
         out = self.node_model(torch.cat([x, agg], dim=-1))
         if self.cfg.node_output == "force":
             out = out / x[:, -1:]

@@ -62,6 +62,8 @@ class TrainSettings:
     device: str  # auto | cpu | cuda | cuda:N
     amp: bool  # bfloat16 autocast on GPU
     compile: bool  # torch.compile the model
+    augment_rotate: bool
+    loss: str  # mae | relative
     threads: int
     eql: EQLTraining | None = None
 
@@ -143,7 +145,8 @@ class Trainer:
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
         self.step, self.best_val, self.best_state = 0, math.inf, None
         # the scales a diverged run is judged against: the loss and MAE of predicting zero
-        self.zero_loss = float(self.y.abs().sum(dim=(1, 2)).mean())
+        self.node_weight = self._node_weight()
+        self.zero_loss = float(self.graph_error(self.y.abs()).mean())  # the loss of predicting zero
         self.zero_val = float(self.vy.abs().mean())
         self.best_running = math.inf
         self.history: dict[str, list[float]] = {"loss": [], "mae": [], "lr": [], "val_step": [], "val_mae": []}
@@ -166,12 +169,35 @@ class Trainer:
             pred, raw = self.net(x.reshape(b * self.n, -1), self.edge_index(b), self.gen)
         return pred.float().view(b, self.n, self.dim), raw.float()
 
+    def _node_weight(self) -> torch.Tensor:
+        """Weight of each node index's |error| in the loss: 1 (mae), or the mean over nodes of
+        the RMS target norm divided by the node's own (relative; mean weight 1 on equal nodes)."""
+        if self.s.loss == "mae":
+            return torch.ones(self.y.shape[1], device=self.device)
+        scale = self.y.norm(dim=-1).pow(2).mean(0).sqrt().clamp_min(1e-300)
+        return scale.mean() / scale
+
+    def _rotate(self, x, y):
+        """x, y rotated by one random proper rotation (positions, velocities and targets)."""
+        d = self.dim
+        q, r = torch.linalg.qr(torch.randn(d, d, device=self.device, generator=self.gen, dtype=x.dtype))
+        q = q * torch.sign(torch.diagonal(r))  # uniform over O(d); flip one axis if improper
+        q = torch.cat([q[:, :1] * torch.det(q).sign(), q[:, 1:]], dim=1)
+        x = torch.cat([x[..., :d] @ q.T, x[..., d : 2 * d] @ q.T, x[..., 2 * d :]], dim=-1)
+        return x, y @ q.T
+
+    def graph_error(self, err: torch.Tensor) -> torch.Tensor:
+        """Per-graph error from |error| [graphs, n, dim]: summed (mae) or node-weighted (relative)."""
+        if self.s.loss == "mae":
+            return err.sum(dim=(1, 2))
+        return (err.sum(-1) * self.node_weight).sum(1)
+
     def loss(self, x, y):
         """Per-graph sum of |error| plus weighted message penalty / n, averaged over graphs."""
         b, s = x.shape[0], self.s
         pred, raw = self._forward(x)
         err = (pred - y).abs()
-        per_graph = err.sum(dim=(1, 2))
+        per_graph = self.graph_error(err)
         weight = self.variant.penalty_weight(s)
         if weight:
             per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
@@ -218,6 +244,8 @@ class Trainer:
         if s.augment_std:  # the same random translation for every position in the batch
             shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
             x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
+        if s.augment_rotate:
+            x, y = self._rotate(x, y)
         loss, mae = self.loss(x, y)
         self.pending.append(torch.stack([loss.detach(), mae.detach()]))
         self.opt.zero_grad(set_to_none=True)

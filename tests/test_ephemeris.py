@@ -1,0 +1,139 @@
+"""The ephemeris stage: real solar-system data from DE421 in simulate's layout, in well-scaled
+units, whose accelerations obey Newton's law with the published masses to the accuracy of the
+finite difference and of the bodies left out."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from symdistill.core.config import ConfigError, datasets, ephemeris_settings, load_config, models
+from symdistill.core.provenance import DATA_SET
+from symdistill.gnn.data import load_graphs
+from symdistill.physics.ephemeris import (
+    G_PUBLISHED,
+    Ephemeris,
+    EphemerisSettings,
+    julian_date,
+    main,
+    masses,
+    newtonian_accelerations,
+    read_ephemeris,
+)
+
+SHORT = dict(segments=3, steps=20, step_days=5.0, validation=0.34, test=0.34)
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    """Nine bodies over 300 days from 1990."""
+    s = EphemerisSettings(start="1990-01-01", **SHORT)
+    return s, read_ephemeris(s, tmp_path_factory.mktemp("eph") / "data.h5")
+
+
+def test_layout_is_simulates(short):
+    s, path = short
+    with DATA_SET.open(path) as f:
+        assert f["positions"].shape == f["velocities"].shape == f["accelerations"].shape == (3, 20, 9, 3)
+        assert f["masses"].shape == f["charges"].shape == (3, 9) and not f["charges"][:].any()
+        assert sorted(np.concatenate([f["split"][k][:] for k in ("train", "validation", "test")])) == [0, 1, 2]
+        assert f.attrs["units"].startswith("length AU, time Julian year") and f.attrs["dim"] == 3
+        assert f.attrs["source"] == "de421.bsp" and len(f.attrs["source_sha256"]) == 64
+        assert list(f.attrs["bodies"]) == s.bodies and f.attrs["potential"] == "-m1*m2/r"
+        np.testing.assert_allclose(np.diff(f["times"][:]), 5.0 / 365.25)
+        assert json.loads(f.attrs["settings"])["start"] == "1990-01-01"
+    x, y = load_graphs(path, "train", 1)  # every later stage reads it as it reads a simulation
+    assert x.shape == (20, 9, 8) and y.shape == (20, 9, 3)
+
+
+def test_units_are_au_years_and_solar_masses(short):
+    _, path = short
+    with h5py.File(path) as f:
+        r = np.linalg.norm(f["positions"][:, :, 3] - f["positions"][:, :, 0], axis=-1)  # Earth-Moon to Sun
+        v = np.linalg.norm(f["velocities"][:, :, 3], axis=-1)
+        m = f["masses"][0]
+    assert 0.98 < r.min() and r.max() < 1.02  # 1 AU
+    assert 6.1 < v.mean() < 6.5  # 2 pi AU per year
+    assert m[0] == 1.0 and 9.5e-4 < m[5] < 9.6e-4  # the Sun; Jupiter ~ 1/1047
+    assert G_PUBLISHED == pytest.approx(4 * np.pi**2, rel=1e-4)
+
+
+def test_accelerations_obey_newton_with_published_masses(short):
+    """Relative error per body below 1e-5: the 4th-order difference is exact to ~1e-12; what
+    remains is the bodies left out (Pluto, the asteroids) and the Moon inside its barycentre."""
+    _, path = short
+    with h5py.File(path) as f:
+        pos, acc, m = f["positions"][:], f["accelerations"][:], f["masses"][0]
+    newton = newtonian_accelerations(pos, m)
+    rel = np.linalg.norm(acc - newton, axis=-1) / np.linalg.norm(newton, axis=-1)
+    assert rel.max() < 1e-5, rel.max(axis=(0, 1))
+    assert rel[..., 1:].max() < 1e-6  # the planets, pulled mostly by the Sun
+    # a wrong law or a wrong mass is far outside that
+    assert (np.linalg.norm(acc - 1.01 * newton, axis=-1) / np.linalg.norm(newton, axis=-1)).min() > 5e-3
+    assert np.linalg.norm(acc - newtonian_accelerations(pos, m * np.r_[1, 1, 1, 1, 1, 1.01, 1, 1, 1]),
+                          axis=-1)[..., 0].min() > 1e3 * np.linalg.norm(acc - newton, axis=-1)[..., 0].max()
+
+
+def test_finite_difference_converges_at_fourth_order():
+    eph = Ephemeris(["sun", "mercury"])
+    jd = julian_date("2000-03-01") + np.array([0.0, 17.0])
+    exact = eph.accelerations(jd, 0.01)
+    errors = [np.abs(eph.accelerations(jd, h) - exact).max() for h in (2.0, 1.0)]
+    assert 10 < errors[0] / errors[1] < 22  # 2^4 = 16
+
+
+def test_bad_input_is_named(tmp_path):
+    with pytest.raises(ValueError, match="ephemeris.bodies: unknown bodies \\['pluto'\\]"):
+        Ephemeris(["sun", "pluto"])
+    with pytest.raises(ValueError, match="outside de421.bsp's range"):
+        read_ephemeris(EphemerisSettings(start="2060-01-01", **SHORT), tmp_path / "x.h5")
+    assert not (tmp_path / "x.h5").exists()
+    with pytest.raises(SystemExit) as err:
+        main(["--settings", '{"start": "yesterday"}', "--out", str(tmp_path / "y.h5")])
+    assert "ephemeris.start 'yesterday' is not an ISO date" in str(err.value.code)
+    with pytest.raises(ConfigError, match="ephemeris.reference"):
+        load_config({"simulations": [], "observed": ["solar"], "ephemeris": {"reference": "log(-r)"}})
+    with pytest.raises(ConfigError, match="no simulated and no observed"):
+        load_config({"simulations": []})
+
+
+def test_config_adds_the_observed_data_set():
+    cfg = load_config({"simulations": ["spring"], "observed": ["solar"], "variants": ["bottleneck"],
+                       "ephemeris": {"bodies": ["sun", "jupiter", "saturn"]}})
+    assert datasets(cfg) == [("spring", 2, 4), ("solar", 3, 3)]
+    assert ("solar", 3, 3, "bottleneck", 0) in models(cfg)
+    assert ephemeris_settings(cfg)["bodies"] == ["sun", "jupiter", "saturn"]
+    assert masses(["sun"]).tolist() == [1.0]
+
+
+def test_every_later_stage_runs_unchanged_on_the_observed_data(tmp_path):
+    """The whole workflow on a tiny solar data set: read, train, messages, fit, symbolic
+    regression, verdict, tables and report (no simulation, no rollout)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    config = {"results": "results", "simulations": [], "observed": ["solar"], "variants": ["bottleneck"],
+              "ephemeris": {"segments": 3, "steps": 40, "step_days": 4.0, "validation": 0.34, "test": 0.34},
+              "train": {"steps": 60, "batch_size": 8, "hidden": 16, "layers": 2, "msg_dim": 8,
+                        "node_output": "acceleration", "sample_every": 1},
+              "messages": {"max_graphs": 20},
+              "symbolic": {"variants": ["bottleneck"], "generations": 2, "time_limit": 5, "samples": 200,
+                           "population_size": 50},
+              "eql": {"simulations": []}, "rollout": {"variants": []}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    run = subprocess.run(["snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
+                          "--configfile", str(tmp_path / "config.yaml")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    results = tmp_path / "results"
+    assert not (results / "logs" / "simulate").exists()
+    recovery = json.loads((results / "solar_d3_n9" / "bottleneck_s0" / "recovery_operon.json").read_text())
+    assert recovery["law"] == "solar" and recovery["true_potential"] == "-m1*m2/r" and recovery["components"]
+    assert "solar_d3_n9" in (results / "report" / "index.md").read_text()
