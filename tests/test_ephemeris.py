@@ -92,6 +92,9 @@ def test_bad_input_is_named(tmp_path):
     with pytest.raises(SystemExit) as err:
         main(["--settings", '{"start": "yesterday"}', "--out", str(tmp_path / "y.h5")])
     assert "ephemeris.start 'yesterday' is not an ISO date" in str(err.value.code)
+    with pytest.raises(SystemExit) as err:
+        main(["--settings", '{"segments": 3', "--out", str(tmp_path / "y.h5")])
+    assert "--settings is not valid JSON" in str(err.value.code) and "\n" not in str(err.value.code)
     with pytest.raises(ConfigError, match="ephemeris.reference"):
         load_config({"simulations": [], "observed": ["solar"], "ephemeris": {"reference": "log(-r)"}})
     with pytest.raises(ConfigError, match="no simulated and no observed"):

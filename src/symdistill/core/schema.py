@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 from importlib import resources
 
 import jsonschema
@@ -74,6 +75,16 @@ def stage_values(section: str, values: dict) -> dict:
     workflow's: keys marked ``x-workflow`` in the schema, such as threads and job lists)."""
     props = _section(section)
     return {k: v for k, v in values.items() if not props.get(k, {}).get("x-workflow")}
+
+
+def settings_json(text: str, section: str, cls, **kw) -> dict:
+    """A console script's ``--settings`` JSON, parsed and checked (check_settings) as a dict."""
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--settings is not valid JSON ({err})") from None
+    check_settings(section, settings, cls, **kw)
+    return settings
 
 
 def check_settings(section: str, settings: dict, cls=None, ignore: tuple[str, ...] = (),

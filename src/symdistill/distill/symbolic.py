@@ -22,7 +22,7 @@ import sympy as sp
 from symdistill.core.cli import errors, parser
 from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
-from symdistill.core.schema import check_settings, stage_settings
+from symdistill.core.schema import settings_json, stage_settings
 from symdistill.distill import central, simplify
 
 #: Engine-neutral operator names -> Operon symbol names.
@@ -395,8 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="sr_<engine>.json to write: fronts and chosen laws")
     a = p.parse_args(argv)
     with errors("symdistill-sr", a.debug):
-        extra = json.loads(a.settings)
-        check_settings("symbolic", extra, SRSettings)
+        extra = settings_json(a.settings, "symbolic", SRSettings)
         s = SRSettings(**extra)
         if a.threads:
             s.threads = a.threads

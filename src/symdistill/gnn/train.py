@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
-from symdistill.core.schema import check_settings, stage_settings
+from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.data import load_graphs
 from symdistill.gnn.eql import EQLTraining
 from symdistill.gnn.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
@@ -402,8 +402,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     with errors("symdistill-train", a.debug):
-        extra = json.loads(a.settings)
-        check_settings("train", extra, TrainSettings, nested={"eql": ("eql", EQLTraining)})
+        extra = settings_json(a.settings, "train", TrainSettings, nested={"eql": ("eql", EQLTraining)})
         extra.update(variant=a.variant, seed=a.seed)
         if a.threads:
             extra["threads"] = a.threads

@@ -27,7 +27,7 @@ import numpy as np
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.provenance import atomic_path, config_hash, stamp
-from symdistill.core.schema import check_settings, stage_settings
+from symdistill.core.schema import settings_json, stage_settings
 
 #: Gaussian gravitational constant k (IAU 1938/1976): G = k^2 in AU^3 / (solar mass day^2)
 GAUSS_K = 0.01720209895
@@ -209,10 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="data.h5 to write")
     a = p.parse_args(argv)
     with errors("symdistill-ephemeris", a.debug):
-        import json
-
-        extra = json.loads(a.settings)
-        check_settings("ephemeris", extra, EphemerisSettings)
+        extra = settings_json(a.settings, "ephemeris", EphemerisSettings)
         s = EphemerisSettings(**extra)
         path = read_ephemeris(s, a.out, a.source)
         print(f"{path}: {len(s.bodies)} bodies, {s.segments} segments x {s.steps} frames of {s.step_days} d "

@@ -7,7 +7,6 @@ and the result never depends on how many workers were used.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import zlib
@@ -205,10 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     with errors("symdistill-simulate", a.debug):
         from symdistill.core.config import load_config, sim_settings
-        from symdistill.core.schema import check_settings
+        from symdistill.core.schema import settings_json
 
-        extra = json.loads(a.settings)
-        check_settings("simulate", extra, SimSettings, ignore=("dt",))  # one law's dt here
+        extra = settings_json(a.settings, "simulate", SimSettings, ignore=("dt",))  # one law's dt here
         dt = extra.get("dt")
         if dt is not None and not (isinstance(dt, (int, float)) and dt > 0):
             raise ValueError(f"settings key 'dt': value {dt!r} is invalid: must be a positive number or null")

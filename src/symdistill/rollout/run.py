@@ -31,7 +31,7 @@ from symdistill.core.expr import parse_expression
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import Law
 from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
-from symdistill.core.schema import check_settings, stage_settings
+from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.data import load_graphs, node_features
 from symdistill.gnn.models import GraphNetwork, fully_connected_edges, load_model
 from symdistill.physics.integrate import integrate
@@ -334,8 +334,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     with errors("symdistill-rollout", a.debug):
-        extra = json.loads(a.settings)
-        check_settings("rollout", extra, RolloutSettings)
+        extra = settings_json(a.settings, "rollout", RolloutSettings)
         s = RolloutSettings(**extra)
         if a.command == "truth":
             write_truth(a.data, s, a.out, a.quiet)
