@@ -173,7 +173,8 @@ def test_rotation_augmentation_is_one_proper_rotation_of_positions_velocities_an
     assert not torch.allclose(x[..., :d], xr[..., :d])
 
 
-@pytest.mark.parametrize("extra", [{"loss": "relative"}, {"augment_rotate": True}, {"node_output": "linear"}])
+@pytest.mark.parametrize("extra", [{"loss": "relative"}, {"augment_rotate": True}, {"node_output": "linear"},
+                                   {"edge_inputs": "relative", "augment_std": 0.0}])
 def test_normalised_loss_and_rotation_still_learn_a_simulated_law(spring_data, tmp_path, tiny, extra):
     """The options added for observed data leave the simulated laws learnable (the linear node
     model: acceleration = W . summed messages, no division by mass)."""
@@ -191,3 +192,18 @@ def test_relative_loss_weighs_each_node_by_its_scale(spring_data, tmp_path, tiny
     torch.testing.assert_close(t.node_weight * scale, torch.full_like(scale, float(scale.mean())))
     assert torch.equal(Trainer(spring_data, tmp_path / "m", tiny("bottleneck"), quiet=True).node_weight,
                        torch.ones(4))
+
+
+def test_relative_edge_inputs_make_messages_translation_invariant(spring_data, tmp_path, tiny):
+    from symdistill.gnn.models import fully_connected_edges
+
+    t = Trainer(spring_data, tmp_path, tiny("l1", edge_inputs="relative"), quiet=True)
+    t.model.eval()
+    x = t.x[:8].reshape(-1, t.x.shape[-1])
+    moved = x.clone()
+    moved[:, : t.dim] += torch.tensor([40.0, -7.0])  # every position shifted alike
+    edges = fully_connected_edges(4, 8)
+    with torch.no_grad():
+        (_, a), (_, b) = t.model(x, edges), t.model(moved, edges)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert t.model.edge_model[0].in_features == 2 * t.dim + 5

@@ -39,11 +39,17 @@ class ModelSettings:
     # MLP at all: acceleration = L (summed messages) / m, L linear.
     node_output: str
     eql: dict = field(default_factory=dict)  # eql edge model: EQLSettings fields plus "inputs"
+    # what an MLP edge model sees: "nodes" = concat(receiver, sender) features (published);
+    # "relative" = dx, |dx|, dv, q1, q2, m1, m2 (translation invariant by construction).
+    # Model files from before this field existed used "nodes".
+    edge_inputs: str = "nodes"
 
     def __post_init__(self):
         variant = get_variant(self.variant)
         if self.node_output not in NODE_OUTPUTS:
             raise ValueError(f"unknown node_output {self.node_output!r}; choose from {NODE_OUTPUTS}")
+        if self.edge_inputs not in ("nodes", "relative"):
+            raise ValueError(f"unknown edge_inputs {self.edge_inputs!r}; choose nodes or relative")
         if variant.edge_model == "eql" and not self.eql.get("inputs"):
             raise ValueError(f"the {self.variant} variant needs eql settings with a list of 'inputs'")
 
@@ -71,7 +77,8 @@ class GraphNetwork(MessagePassing):
             names = cfg.eql["inputs"]
             self.edge_model = EQL(len(names), raw, EQLSettings(**arch), log_space(names))
         else:
-            self.edge_model = mlp(2 * f, cfg.hidden, raw, cfg.layers)
+            n_in = 2 * f if cfg.edge_inputs == "nodes" else 2 * cfg.dim + 5
+            self.edge_model = mlp(n_in, cfg.hidden, raw, cfg.layers)
         if cfg.node_output in ("newtonian", "linear"):
             self.node_model = nn.Linear(k, cfg.dim, bias=False)
         else:
@@ -85,6 +92,12 @@ class GraphNetwork(MessagePassing):
         """
         if self.variant.edge_model == "eql":
             return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim))
+        if self.cfg.edge_inputs == "relative":
+            d = self.cfg.dim
+            dx = x_j[:, :d] - x_i[:, :d]
+            dv = x_j[:, d : 2 * d] - x_i[:, d : 2 * d]
+            scalars = torch.stack([x_i[:, -2], x_j[:, -2], x_i[:, -1], x_j[:, -1]], dim=-1)  # q1 q2 m1 m2
+            return self.edge_model(torch.cat([dx, dx.norm(dim=-1, keepdim=True), dv, scalars], dim=-1))
         return self.edge_model(torch.cat([x_i, x_j], dim=-1))
 
     def message(self, msg: Tensor) -> Tensor:

@@ -64,6 +64,7 @@ class TrainSettings:
     compile: bool  # torch.compile the model
     augment_rotate: bool
     loss: str  # mae | relative
+    edge_inputs: str  # nodes | relative
     threads: int
     eql: EQLTraining | None = None
 
@@ -78,7 +79,7 @@ class TrainSettings:
         variant = get_variant(self.variant)  # an eql edge model has self.eql (__post_init__)
         eql = {**asdict(self.eql.architecture()), "inputs": list(self.eql.inputs)} if variant.edge_model == "eql" else {}
         return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers,
-                             variant.width(self.msg_dim, dim), self.node_output, eql)
+                             variant.width(self.msg_dim, dim), self.node_output, eql, self.edge_inputs)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""
