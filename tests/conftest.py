@@ -1,6 +1,8 @@
 """Shared fixtures: small simulated data sets (made once per session) and tiny training settings."""
 
 import os
+import re
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -42,3 +44,12 @@ def tiny():
         return TrainSettings(variant=variant, **{"seed": 0, **TINY, **kw})
 
     return make
+
+
+def rule_blocks() -> dict[str, str]:
+    """Rule name -> its text, for every rule in workflow/rules/*.smk (tests that read the rules)."""
+    out = {}
+    for smk in sorted((Path(__file__).resolve().parents[1] / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
+            out[re.match(r"rule (\w+):", block).group(1)] = block
+    return out

@@ -8,19 +8,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from conftest import rule_blocks
 
 from symdistill.core.config import job_runtime, load_config, sr_settings, validate_config, work
 from symdistill.core.schema import schema
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def rule_blocks() -> dict[str, str]:
-    out = {}
-    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
-            out[re.match(r"rule (\w+):", block).group(1)] = block
-    return out
 
 
 def test_every_rule_declares_log_benchmark_threads_and_resources_from_the_config():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import rule_blocks
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,12 +118,11 @@ def env_specs(env: Path) -> tuple[dict[str, str], dict]:
 def rule_envs() -> dict[str, list[str]]:
     """conda env file name -> the first word of every shell command of the rules that use it."""
     out: dict[str, list[str]] = {}
-    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
-        for block in re.split(r"\nrule ", smk.read_text())[1:]:
-            env = re.search(r'conda:\s*"[./]*envs/([a-z]+)\.yaml"', block)
-            cmd = re.search(r'shell:\s*"([a-z\-]+)', block)
-            assert env and cmd, f"{smk.name}: rule {block.split(':')[0]} lacks a conda env or a shell command"
-            out.setdefault(env.group(1), []).append(cmd.group(1))
+    for name, block in rule_blocks().items():
+        env = re.search(r'conda:\s*"[./]*envs/([a-z]+)\.yaml"', block)
+        cmd = re.search(r'shell:\s*"([a-z\-]+)', block)
+        assert env and cmd, f"rule {name} lacks a conda env or a shell command"
+        out.setdefault(env.group(1), []).append(cmd.group(1))
     return out
 
 

@@ -92,6 +92,6 @@ def test_equations_are_latex_math_that_parses(tmp_path):
     path.write_text(json.dumps({"law": "r2", "dim": 2, "n": 4, "variant": "bottleneck", "seed": 0,
                                 "engine": "operon", "components": [
                                     {"component": 0, "verdict": "correct", "latex": "\\frac{m_{1} dx}{r^{3}}"}]}))
-    tex = equations_tex([path])
+    tex = equations_tex([json.loads(path.read_text())])
     (env,) = _latex_nodes(tex)
     assert env.environmentname == "itemize" and "$\\frac{m_{1} dx}{r^{3}}$" in tex

@@ -15,7 +15,7 @@ import yaml
 
 from symdistill.core.expr import ExpressionError
 from symdistill.core.laws import BUILTIN_LAWS, check_law, get_law
-from symdistill.core.schema import ConfigError, schema, stage_values
+from symdistill.core.schema import ConfigError, enum, schema, stage_values
 from symdistill.gnn.variants import VARIANTS, get_variant
 from symdistill.physics.simulate import split_sizes
 
@@ -84,7 +84,7 @@ def validate_config(config: dict) -> dict:
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
         for section in [v.section for v in VARIANTS.values() if v.section]:
-            known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(schema_observed())
+            known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(enum("observed"))
             for i, name in enumerate(cfg[section]["simulations"]):  # a known data set outside
                 if name not in known:  # 'simulations' and 'observed' is narrowed away
                     problems.append(f"config key '{section}.simulations.{i}': unknown simulation {name!r}")
@@ -204,11 +204,6 @@ def datasets(cfg: dict) -> list[tuple[str, int, int]]:
     dimension and size, then each observed data set in its own (solar: 3-D, one node per body)."""
     simulated = [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]
     return simulated + [(name, 3, len(cfg["ephemeris"]["bodies"])) for name in cfg["observed"]]
-
-
-def schema_observed() -> list[str]:
-    """The observed data sets the schema knows (the ``observed`` enum)."""
-    return list(schema()["properties"]["observed"]["items"]["enum"])
 
 
 def ephemeris_settings(cfg: dict) -> dict:

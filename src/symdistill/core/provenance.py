@@ -17,7 +17,8 @@ from pathlib import Path
 
 import h5py
 
-_PACKAGES = ("symdistill", "numpy", "scipy", "sympy", "h5py", "torch", "torch_geometric", "pyoperon")
+_PACKAGES = ("symdistill", "numpy", "scipy", "sympy", "h5py", "torch", "torch_geometric", "pyoperon",
+             "jplephem", "skyfield_data")
 
 
 def versions() -> dict[str, str]:

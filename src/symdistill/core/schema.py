@@ -39,6 +39,11 @@ def _section(section: str) -> dict:
     return schema()["properties"][section]["properties"]
 
 
+@functools.lru_cache(maxsize=1)
+def _defs() -> dict:
+    return schema()["$defs"]
+
+
 def enum(name: str) -> list[str]:
     """The allowed values of a shared definition under ``$defs`` (e.g. the GNN variant names)."""
     return list(schema()["$defs"][name]["enum"])
@@ -115,7 +120,7 @@ def check_settings(section: str, settings: dict, cls=None, ignore: tuple[str, ..
         rule = _section(section).get(key)
         if rule is None or key in ignore:
             continue
-        rule = {k: v for k, v in rule.items() if k != "default"}
+        rule = {**{k: v for k, v in rule.items() if k != "default"}, "$defs": _defs()}  # $refs resolve
         for err in jsonschema.validators.validator_for(rule)(rule).iter_errors(value):
             problems.append(f"settings key '{key}': value {value!r} is invalid: {err.message}")
     if problems:

@@ -15,12 +15,14 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
+from symdistill.core.edges import edge_columns, node_edge_features
 from symdistill.core.provenance import atomic_path
-from symdistill.core.schema import schema
+from symdistill.core.schema import enum
 from symdistill.gnn.eql import EQL, EQLSettings, edge_inputs, log_space
 from symdistill.gnn.variants import get_variant
 
-NODE_OUTPUTS = tuple(schema()["properties"]["train"]["properties"]["node_output"]["enum"])
+NODE_OUTPUTS = tuple(enum("node_output"))
+EDGE_INPUTS = tuple(enum("edge_inputs"))
 
 
 @dataclass
@@ -40,7 +42,7 @@ class ModelSettings:
     node_output: str
     eql: dict = field(default_factory=dict)  # eql edge model: EQLSettings fields plus "inputs"
     # what an MLP edge model sees: "nodes" = concat(receiver, sender) features (published);
-    # "relative" = dx, |dx|, dv, q1, q2, m1, m2 (translation invariant by construction).
+    # "relative" = the edge_columns (dx, r, m1, m2, q1, q2) and dv (translation invariant).
     # Model files from before this field existed used "nodes".
     edge_inputs: str = "nodes"
 
@@ -48,8 +50,8 @@ class ModelSettings:
         variant = get_variant(self.variant)
         if self.node_output not in NODE_OUTPUTS:
             raise ValueError(f"unknown node_output {self.node_output!r}; choose from {NODE_OUTPUTS}")
-        if self.edge_inputs not in ("nodes", "relative"):
-            raise ValueError(f"unknown edge_inputs {self.edge_inputs!r}; choose nodes or relative")
+        if self.edge_inputs not in EDGE_INPUTS:
+            raise ValueError(f"unknown edge_inputs {self.edge_inputs!r}; choose from {EDGE_INPUTS}")
         if variant.edge_model == "eql" and not self.eql.get("inputs"):
             raise ValueError(f"the {self.variant} variant needs eql settings with a list of 'inputs'")
 
@@ -92,12 +94,11 @@ class GraphNetwork(MessagePassing):
         """
         if self.variant.edge_model == "eql":
             return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim))
-        if self.cfg.edge_inputs == "relative":
+        if self.cfg.edge_inputs == "relative":  # the shared edge geometry, plus dv
             d = self.cfg.dim
-            dx = x_j[:, :d] - x_i[:, :d]
-            dv = x_j[:, d : 2 * d] - x_i[:, d : 2 * d]
-            scalars = torch.stack([x_i[:, -2], x_j[:, -2], x_i[:, -1], x_j[:, -1]], dim=-1)  # q1 q2 m1 m2
-            return self.edge_model(torch.cat([dx, dx.norm(dim=-1, keepdim=True), dv, scalars], dim=-1))
+            cols = node_edge_features(x_i, x_j, d)
+            dv = x_i[:, d : 2 * d] - x_j[:, d : 2 * d]
+            return self.edge_model(torch.cat([torch.stack([cols[c] for c in edge_columns(d)], -1), dv], -1))
         return self.edge_model(torch.cat([x_i, x_j], dim=-1))
 
     def message(self, msg: Tensor) -> Tensor:

@@ -26,8 +26,9 @@ import h5py
 import numpy as np
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.provenance import atomic_path, config_hash, stamp
+from symdistill.core.provenance import atomic_path, config_hash, stamp, versions
 from symdistill.core.schema import settings_json, stage_settings
+from symdistill.physics.simulate import split_indices
 
 #: Gaussian gravitational constant k (IAU 1938/1976): G = k^2 in AU^3 / (solar mass day^2)
 GAUSS_K = 0.01720209895
@@ -151,16 +152,6 @@ def newtonian_accelerations(pos: np.ndarray, m: np.ndarray, G: float = G_PUBLISH
     return G * (m[..., None, :, None] * dx / r[..., None] ** 3).sum(-2)
 
 
-def split_indices(s: EphemerisSettings) -> dict[str, np.ndarray]:
-    """Train / validation / test segments: reproducible, by segment (as simulate splits by system)."""
-    from symdistill.physics.simulate import split_sizes
-
-    _, n_val, n_test = split_sizes(s.segments, s.validation, s.test)
-    order = np.random.default_rng([s.seed, 7919]).permutation(s.segments)
-    return {"validation": np.sort(order[:n_val]), "test": np.sort(order[n_val : n_val + n_test]),
-            "train": np.sort(order[n_val + n_test :])}
-
-
 def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | os.PathLike | None = None) -> Path:
     """Write the data set for ``s`` to ``out`` in simulate's layout (positions, velocities,
     accelerations [segments, steps, n, 3], masses, charges, times, split) with its provenance."""
@@ -176,7 +167,7 @@ def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | o
         with h5py.File(tmp, "w") as f:
             stamp(f, asdict(s), law="solar", potential=s.reference, dt=s.step_days / YEAR_DAYS, n=len(s.bodies), dim=3,
                   seed=s.seed, damping=0.0, signed_charges=False, source=eph.path.name,
-                  source_sha256=eph.sha256(), source_package=_package_version("skyfield-data"),
+                  source_sha256=eph.sha256(), source_package=versions().get("skyfield_data", "unknown"),
                   bodies=list(s.bodies), start_jd=start, end_jd=float(jd[-1]), mass_source=MASS_SOURCE,
                   G_published=G_PUBLISHED, units="length AU, time Julian year (365.25 d, TDB), mass solar mass",
                   accelerations=f"4th-order central difference of the ephemeris velocities, step {s.fd_step} d",
@@ -188,18 +179,9 @@ def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | o
             f["charges"] = np.zeros((s.segments, len(m)))
             f["times"] = (jd[: s.steps] - jd[0]) / YEAR_DAYS
             f["segment_start_jd"] = jd[:: s.steps]
-            for name, idx in split_indices(s).items():
+            for name, idx in split_indices(s.segments, s.validation, s.test, s.seed).items():
                 f[f"split/{name}"] = idx
     return out
-
-
-def _package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:

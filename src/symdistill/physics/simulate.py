@@ -90,10 +90,11 @@ def split_sizes(n_sims: int, validation: float, test: float,
     return sizes
 
 
-def split_indices(s: SimSettings) -> dict[str, np.ndarray]:
-    """Reproducible train / validation / test split by simulation."""
-    order = np.random.default_rng([s.seed, 7919]).permutation(s.n_sims)
-    _, n_val, n_test = split_sizes(s.n_sims, s.validation, s.test, need=("train",))
+def split_indices(count: int, validation: float, test: float, seed: int) -> dict[str, np.ndarray]:
+    """Reproducible train / validation / test split of ``count`` systems (simulations, or
+    stretches of an ephemeris)."""
+    order = np.random.default_rng([seed, 7919]).permutation(count)
+    _, n_val, n_test = split_sizes(count, validation, test, need=("train",))
     return {
         "validation": np.sort(order[:n_val]),
         "test": np.sort(order[n_val : n_val + n_test]),
@@ -163,7 +164,7 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
             f["masses"] = init["masses"]
             f["charges"] = init["charges"]
             f["times"] = np.arange(s.steps) * s.step
-            for name, idx in split_indices(s).items():
+            for name, idx in split_indices(s.n_sims, s.validation, s.test, s.seed).items():
                 f[f"split/{name}"] = idx
             f.create_dataset("blocks_done", (len(blocks),), dtype=bool)
         todo = [b for b, done in zip(range(len(blocks)), f["blocks_done"][:]) if not done]

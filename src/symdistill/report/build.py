@@ -106,24 +106,23 @@ def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
     save(fig, out_png, f"{title}: example trajectories")
 
 
-def recovery_heatmap(recovery_files: list[Path], out_png) -> None:
+def recovery_heatmap(recoveries: list[dict], out_png) -> None:
     """Share of message components whose chosen law is correct, per data set (row) and variant
     (column), over every engine and seed; each cell says correct / components."""
     plt = pyplot()
     counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for path in recovery_files:
-        r = RECOVERY.read(path)
+    for r in recoveries:
         cell = counts[(f"{r['law']}-{r['dim']}-{r['n']}", r["variant"])]
         cell[0] += sum(c["verdict"] == "correct" for c in r["components"])
         cell[1] += len(r["components"])
-    rows = sorted({k[0] for k in counts})
-    cols = [v for v in VARIANTS if any(k[1] == v for k in counts)]
     if not counts:
         fig, ax = plt.subplots(figsize=(4, 1.5))
         ax.axis("off")
         ax.text(0.5, 0.5, "no symbolic laws in this run", ha="center", va="center")
         save(fig, out_png)
         return
+    rows = sorted({k[0] for k in counts})
+    cols = [v for v in VARIANTS if any(k[1] == v for k in counts)]
     share = np.full((len(rows), len(cols)), np.nan)
     for (row, col), (good, total) in counts.items():
         share[rows.index(row), cols.index(col)] = good / total if total else np.nan
@@ -139,11 +138,10 @@ def recovery_heatmap(recovery_files: list[Path], out_png) -> None:
     save(fig, out_png, "law recovery: correct / components")
 
 
-def equations_tex(recovery_files: list[Path]) -> str:
+def equations_tex(recoveries: list[dict]) -> str:
     """Every chosen expression as LaTeX math, one item per model and component (\\input-able)."""
     items = []
-    for path in sorted(recovery_files):
-        r = RECOVERY.read(path)
+    for r in recoveries:
         for c in r["components"]:
             items.append(f"  \\item {r['law']}--{r['dim']}--{r['n']}, {r['variant']}, seed {r['seed']}, "
                          f"component {c['component']} ({r['engine']}, {c['verdict']}): ${c['latex']}$")
@@ -152,11 +150,10 @@ def equations_tex(recovery_files: list[Path]) -> str:
     return "\\begin{itemize}\n" + "\n".join(items) + "\n\\end{itemize}\n"
 
 
-def equations(recovery_files: list[Path]) -> list[str]:
+def equations(recoveries: list[dict]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
     lines = ["| model | component | engine | verdict | expression | LaTeX | why chosen |", "|---|---|---|---|---|---|---|"]
-    for path in sorted(recovery_files):
-        r = RECOVERY.read(path)
+    for r in recoveries:
         for c in r["components"]:
             lines.append(f"| {r['law']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} | {c['component']} | "
                          f"{r['engine']} | {c['verdict']} | `{c['expression']}` | ${c['latex']}$ | "
@@ -232,12 +229,13 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
     if rec.exists():
         md += rec.read_text().splitlines()[2:]
     png = figs / "recovery_heatmap.png"
-    recovery_heatmap(recovery, png)
+    recoveries = [RECOVERY.read(path) for path in recovery]  # sorted above; read once
+    recovery_heatmap(recoveries, png)
     md.append(f"![law recovery](figures/{png.name})")
     with atomic_path(out_dir / "equations.tex") as tmp:
-        tmp.write_text(equations_tex(recovery))
+        tmp.write_text(equations_tex(recoveries))
     md += ["", "### Extracted equations", "", "Also as LaTeX: `equations.tex`; every table as `<name>.tex`.", ""]
-    md += equations(recovery)
+    md += equations(recoveries)
     for path in recovery:
         fig = path.with_name(path.name.replace("recovery_", "pareto_").replace(".json", ".png"))
         if fig.exists():

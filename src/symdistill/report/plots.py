@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def pyplot():
     """matplotlib.pyplot on the non-interactive Agg backend (safe on clusters without a display)."""
@@ -20,8 +22,6 @@ DPI = 150
 def save(fig, out_png, title: str | None = None) -> None:
     """Finish a figure (optional suptitle, tight layout) and write it atomically as ``out_png``
     and as the same name with .pdf."""
-    from pathlib import Path
-
     from symdistill.core.provenance import atomic_path
 
     if title:
