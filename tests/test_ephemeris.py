@@ -15,6 +15,7 @@ from symdistill.physics.ephemeris import (
     G_PUBLISHED,
     Ephemeris,
     EphemerisSettings,
+    holdout,
     julian_date,
     main,
     masses,
@@ -75,6 +76,42 @@ def test_accelerations_obey_newton_with_published_masses(short):
                           axis=-1)[..., 0].min() > 1e3 * np.linalg.norm(acc - newton, axis=-1)[..., 0].max()
 
 
+def test_holdout_is_the_ephemeris_after_the_span(short):
+    """The rollout truth of an observed data set: the ephemeris from one step after its last frame."""
+    s, path = short
+    truth = holdout(path, 10)
+    with h5py.File(path) as f:
+        end, masses_ = f.attrs["end_jd"], f["masses"][0]
+        assert f.attrs["softening"] == 0.0 and f.attrs["reference_constant"] == G_PUBLISHED
+    assert truth["jd"][0] == pytest.approx(end + s.step_days) and truth["positions"].shape == (1, 10, 9, 3)
+    pos, vel = Ephemeris(s.bodies).states(truth["jd"])
+    np.testing.assert_array_equal(truth["positions"][0], pos)
+    np.testing.assert_array_equal(truth["velocities"][0], vel)
+    np.testing.assert_allclose(truth["times"], np.arange(10) * s.step_days / 365.25)
+    np.testing.assert_array_equal(truth["masses"][0], masses_)
+
+
+def test_constant_of_a_symbolic_model(short):
+    """The constant the rollout stage reports: Newton's law times 2.5 through the read-out gives
+    2.5 from the model and, rescaled to the observed accelerations, G; another law is not
+    proportional to the reference."""
+    from symdistill.core.edges import law_from_file
+    from symdistill.rollout.run import SymbolicModel, law_constant
+
+    _, path = short
+    law = law_from_file(path)
+    assert law.softening == 0.0  # observations are not softened: r = |dx|
+    newton = SymbolicModel([f"-m2*{c}/r**3" for c in ("dx", "dy", "dz")], 3, 2.5 * np.eye(3), np.zeros(3), False,
+                           softening=0.0)
+    c = law_constant(newton, law, path)
+    assert c["estimate"] == pytest.approx(2.5, rel=1e-9) and c["r2"] > 0.999999
+    assert c["refit"] == pytest.approx(G_PUBLISHED, rel=1e-5) and c["published"] == G_PUBLISHED
+    assert abs(c["refit_relative_error"]) < 1e-5
+    other = SymbolicModel([f"-m2*{c}/r**4" for c in ("dx", "dy", "dz")], 3, np.eye(3), np.zeros(3), False,
+                          softening=0.0)
+    assert law_constant(other, law, path)["r2"] < 0.99
+
+
 def test_finite_difference_converges_at_fourth_order():
     eph = Ephemeris(["sun", "mercury"])
     jd = julian_date("2000-03-01") + np.array([0.0, 17.0])
@@ -112,7 +149,8 @@ def test_config_adds_the_observed_data_set():
 
 def test_every_later_stage_runs_unchanged_on_the_observed_data(tmp_path):
     """The whole workflow on a tiny solar data set: read, train, messages, fit, symbolic
-    regression, verdict, tables and report (no simulation, no rollout)."""
+    regression, verdict, rollout against the ephemeris after the span, tables and report (no
+    simulation)."""
     import os
     import subprocess
     import sys
@@ -128,7 +166,7 @@ def test_every_later_stage_runs_unchanged_on_the_observed_data(tmp_path):
               "messages": {"max_graphs": 20},
               "symbolic": {"variants": ["bottleneck"], "generations": 2, "time_limit": 5, "samples": 200,
                            "population_size": 50},
-              "eql": {"simulations": []}, "rollout": {"variants": []}}
+              "eql": {"simulations": []}, "rollout": {"variants": ["bottleneck"], "frames": 12}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     run = subprocess.run(["snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
@@ -139,4 +177,9 @@ def test_every_later_stage_runs_unchanged_on_the_observed_data(tmp_path):
     assert not (results / "logs" / "simulate").exists()
     recovery = json.loads((results / "solar_d3_n9" / "bottleneck_s0" / "recovery_operon.json").read_text())
     assert recovery["law"] == "solar" and recovery["true_potential"] == "-m1*m2/r" and recovery["components"]
-    assert "solar_d3_n9" in (results / "report" / "index.md").read_text()
+    report = (results / "report" / "index.md").read_text()
+    assert "solar_d3_n9" in report and "## Observed data: the recovered law and its constant" in report
+    with h5py.File(results / "solar_d3_n9" / "bottleneck_s0" / "rollout_operon.h5") as f:
+        assert list(f) == ["holdout", "times"] and f["holdout/symbolic/rmse_median"].shape == (12,)
+        constant = json.loads(f.attrs["constant"])
+    assert constant["published"] == G_PUBLISHED and np.isfinite(constant["estimate"])

@@ -132,7 +132,7 @@ def test_true_trajectories_are_shared_and_models_are_compared_against_them(tmp_p
         {"engine": "operon", "components": [{"expression": "dx"}, {"expression": "dy"}]}))
     s = RolloutSettings(systems=3, conditions=["test", "n8"], fit_graphs=50)
     write_truth(data, s, tmp_path / "truth.h5", quiet=True)
-    times, truth = read_truth(tmp_path / "truth.h5", s)
+    times, truth, _ = read_truth(tmp_path / "truth.h5", s)
     init, true_pos, _ = truth["n8"]
     assert true_pos.shape == (3, 30, 8, 2) and len(times) == 30
     expected, _, _ = rollout(None, init, times, s.rtol, s.atol, np.inf, BUILTIN_LAWS["spring"])

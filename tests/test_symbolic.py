@@ -119,6 +119,25 @@ def test_central_decomposition_recovers_the_direction_map(dim):
     assert decompose(twisted @ A.T + b, dx).alignment < 0.99
 
 
+def test_central_decomposition_with_few_strong_edges_in_a_plane():
+    """A heavy dynamic range, as in a planetary system: one sender in ten is heavy, the rest are
+    at the noise floor, and the separations lie close to a plane (so the messages barely span
+    their third direction). The radial part on the heavy edges is still the magnitude."""
+    from symdistill.distill.central import decompose
+
+    rng = np.random.default_rng(0)
+    dx = rng.standard_normal((4000, 3)) * np.array([3.0, 3.0, 0.1])
+    r = np.linalg.norm(dx, axis=1)
+    m2 = np.where(rng.random(4000) < 0.1, 1.0, 10 ** rng.uniform(-7, -3, 4000))
+    A, b = rng.standard_normal((3, 3)), rng.standard_normal(3) * 0.01
+    M = (-(m2 / r**3)[:, None] * dx) @ A.T + b
+    M += 0.01 * rng.standard_normal(M.shape) * (1 + np.abs(M))  # 1% relative noise and a floor
+    dec = decompose(M, dx)
+    heavy = m2 == 1
+    assert dec.alignment > 0.98
+    assert abs(np.corrcoef(dec.radial[heavy], 1 / r[heavy] ** 2)[0, 1]) > 0.995
+
+
 def test_elimination_drops_a_spurious_offset_and_refits():
     from symdistill.distill.simplify import complexity, eliminations, snap_exponents
 

@@ -51,14 +51,13 @@ def for_models(pattern, which=None):
     ]
 
 
-def for_engines(pattern, variants=None, simulated_only=False):
+def for_engines(pattern, variants=None):
     """``pattern`` (with model and engine wildcards) for every model whose variant is in
-    ``variants`` (default all) and every engine that distils it; only the models of simulated
-    data sets if ``simulated_only``."""
+    ``variants`` (default all) and every engine that distils it."""
     return [
         pattern.format(sim=s, dim=d, n=n, variant=v, seed=seed, engine=e)
         for s, d, n, v, seed in models(config)
-        if (variants is None or v in variants) and not (simulated_only and s in config["observed"])
+        if variants is None or v in variants
         for e in engines_for(config, v)
     ]
 
@@ -70,8 +69,7 @@ def all_outputs():
     per_model = [*rules.train_gnn.output, *rules.dump_messages.output, *rules.select_messages.output,
                  rules.fit_forces.output.fit]
     per_engine = [*rules.symbolic_regression.output, rules.judge_laws.output.recovery, *rules.rollout.output]
-    sets = [p.format(sim=s, dim=d, n=n) for s, d, n in datasets(config) for p in per_set
-            if s not in config["observed"] or p == per_set[0]]
+    sets = [p.format(sim=s, dim=d, n=n) for s, d, n in datasets(config) for p in per_set]
     return sets + [f for p in per_model for f in for_models(p)] + [f for p in per_engine for f in for_engines(p)]
 
 

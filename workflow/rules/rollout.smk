@@ -49,8 +49,8 @@ rule rollout:
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 
-# rollouts integrate the true law; observed data sets have none to integrate (not yet rolled out)
-ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"], simulated_only=True)
+# an observed data set's truth is the observations after its span (symdistill.physics.ephemeris.holdout)
+ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"])
 
 
 rule rollout_table:

@@ -1,6 +1,7 @@
 """Force laws: each a pairwise potential U(r, m1, m2, q1, q2) in sympy, compiled to numpy.
 
-r is the softened distance |x_i - x_j| + SOFTENING. The force on particle i from j is
+r is the softened distance |x_i - x_j| + softening (SOFTENING = 0.01 for simulations, a numerical
+device against close encounters; 0 for observed data, whose law is read as it is). The force on particle i from j is
 -dU/dr * (x_i - x_j) / |x_i - x_j|, taken from the symbolic derivative, so custom potentials
 get exact forces and later stages can compare learned messages against the same expression.
 """
@@ -29,6 +30,7 @@ class Law:
     dt: float
     signed_charges: bool = False  # charges are +-1 (charge sims) instead of standard normal
     damping: float = 0.0  # extra per-particle force -damping * v (the 'damped' law)
+    softening: float = SOFTENING  # r = |dx| + softening in the potential and the edge features
 
     @property
     def dudr(self) -> sp.Expr:
@@ -46,10 +48,10 @@ class Law:
     def pair_force_expr(self, dim: int) -> list[sp.Expr]:
         """Force on the receiver (particle 1) from particle 2 in terms of dx = x1 - x2 etc.
 
-        The distance symbol r here is the softened distance, so |dx| = r - SOFTENING.
+        The distance symbol r here is the softened distance, so |dx| = r - softening.
         """
         comps = sp.symbols(("dx", "dy", "dz")[:dim], real=True)
-        return [sp.simplify(-self.dudr * c / (r - SOFTENING)) for c in comps]
+        return [sp.simplify(-self.dudr * c / (r - self.softening)) for c in comps]
 
 
 def _lambdify(expr: sp.Expr) -> Callable[..., np.ndarray]:

@@ -4,7 +4,8 @@ Every pairwise-potential law (built in or custom) acts along the separation: the
 receiver is f(r, m1, m2, q1, q2) * u with u = dx / |dx|. If the d selected message components M
 are a linear map of that force, M = A f u + b, then some matrix C and vector c make C M - c
 parallel to u on every edge. Parallelism is linear in (C, c), so they are found (up to scale) as
-the smallest singular vector of one homogeneous system, robustly, from the messages alone. The
+the (C, c) whose C M - c has the smallest part across u relative to its whole (one generalised
+eigenproblem), robustly, from the messages alone. The
 radial part s = (C M - c) . u is then a scalar function of the scalar edge features, which a
 symbolic search finds far more easily than d separate vector expressions; each component is
 rebuilt as g * (a . dx) / |dx| + b with a, b refitted by least squares for every front member.
@@ -50,12 +51,36 @@ def _rows(M: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.stack(rows, axis=1)  # [E, P, unknowns]
 
 
-def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) -> Decomposition:
-    """Find C, c with C M - c parallel to dx on (the best ``keep`` fraction of) the edges.
+def _values(M: np.ndarray, d: int) -> np.ndarray:
+    """C M - c per edge as a linear map of the unknowns (vec(C) row-major, then c): [E, d, dk + d]."""
+    E, k = M.shape
+    B = np.zeros((E, d, d * k + d))
+    for i in range(d):
+        B[:, i, i * k : (i + 1) * k] = M
+        B[:, i, d * k + i] = -1.0
+    return B
 
-    Messages are standardised per column and each edge's equations are divided by its message
-    size, so close encounters with huge forces do not dominate; the worst edges are dropped and
-    the fit repeated (trimmed least squares on the homogeneous system).
+
+def _least_misaligned(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The unknowns minimising |A theta|^2 / |B theta|^2 (misaligned over total part of C M - c),
+    a generalised eigenproblem solved in the span where B theta can be non-zero."""
+    A2, B2 = A.reshape(-1, A.shape[-1]), B.reshape(-1, B.shape[-1])
+    lam, V = np.linalg.eigh(B2.T @ B2)
+    live = lam > 1e-10 * lam.max()
+    P = V[:, live] / np.sqrt(lam[live])
+    AP = A2 @ P
+    _, vec = np.linalg.eigh(AP.T @ AP)
+    return P @ vec[:, 0]
+
+
+def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) -> Decomposition:
+    """Find C, c with C M - c parallel to dx on (the best aligned ``keep`` fraction of) the edges.
+
+    Minimises the misaligned fraction sum |F x u|^2 / sum |F|^2 of F = C M - c, which, unlike a
+    unit-norm constraint on (C, c), no F ~ 0 can satisfy: messages confined to a subspace (orbits
+    in one plane) would otherwise offer such a trivial solution. Edges are trimmed by their angle
+    to dx, not by the size of their residual, so the edges that carry the force stay in however
+    few they are, and messages at the noise floor (random directions) or broken ones drop out.
     """
     M = np.asarray(M, dtype=float)
     dx = np.asarray(dx, dtype=float)
@@ -66,22 +91,23 @@ def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) 
         raise ValueError("a central decomposition needs at least 2 spatial dimensions")
     norm = np.linalg.norm(dx, axis=1)
     ok = (norm > 0) & np.isfinite(M).all(axis=1)
+    if ok.sum() < d * k + d + 1:
+        raise ValueError(f"a central decomposition needs more than {d * k + d} usable edges, got {ok.sum()}")
     centre = np.median(M[ok], axis=0)
     scale = M[ok].std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
-    Z = (M - centre) / scale
+    Z = (M - centre) / scale  # standardised columns: only for conditioning (the ratio is affine-invariant)
     u = dx / np.where(norm > 0, norm, 1.0)[:, None]
-    size = np.linalg.norm(Z, axis=1)
-    weight = 1.0 / np.maximum(size, np.quantile(size[ok], 0.1) + 1e-12)
-    A = _rows(Z, u) * weight[:, None, None]
+    A, B = _rows(Z, u), _values(Z, d)
     kept = ok.copy()
+    h = max(d * k + d + 1, int(np.ceil(keep * ok.sum())))
     for _ in range(iters):
-        _, _, vt = np.linalg.svd(A[kept].reshape(-1, A.shape[-1]), full_matrices=False)
-        theta = vt[-1]
-        resid = np.sqrt((np.einsum("epu,u->ep", A, theta) ** 2).sum(axis=1))
-        h = max(d * k + d + 1, int(np.ceil(keep * ok.sum())))
+        theta = _least_misaligned(A[kept], B[kept])
+        misaligned = np.sqrt((np.einsum("epu,u->ep", A, theta) ** 2).sum(axis=1))
+        size = np.linalg.norm(np.einsum("edu,u->ed", B, theta), axis=1)
+        sine = misaligned / np.maximum(size, 1e-300)
         new = np.zeros_like(ok)
-        new[np.flatnonzero(ok)[np.argsort(resid[ok], kind="stable")[:h]]] = True
+        new[np.flatnonzero(ok)[np.argsort(sine[ok], kind="stable")[:h]]] = True
         if np.array_equal(new, kept):
             break
         kept = new
@@ -93,8 +119,7 @@ def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) 
     s = (F * u).sum(axis=1)
     tot = (F[kept] ** 2).sum()
     alignment = float((s[kept] ** 2).sum() / tot) if tot > 0 else 0.0
-    # fix the arbitrary scale and sign: median |s| = 1, and s correlates positively with the
-    # first selected component's projection (only for repeatable output; nothing depends on it)
+    # fix the arbitrary scale: median |s| = 1 on the kept edges (for repeatable output only)
     med = np.median(np.abs(s[kept]))
     if med > 0:
         C, c, s = C / med, c / med, s / med
@@ -122,7 +147,8 @@ def refit_component(g: np.ndarray, dx: np.ndarray, y: np.ndarray) -> tuple[np.nd
     return a, float(b), float(np.mean(resid**2))
 
 
-def component_text(g_text: str, a: np.ndarray, b: float, spatial: list[str], r_name: str = "r") -> str:
-    """Text of g * (a . dx) / |dx| + b, with |dx| written as the softened distance minus SOFTENING."""
+def component_text(g_text: str, a: np.ndarray, b: float, spatial: list[str], softening: float = SOFTENING,
+                   r_name: str = "r") -> str:
+    """Text of g * (a . dx) / |dx| + b, with |dx| written as the softened distance r minus the softening."""
     direction = " + ".join(f"({float(v):.6g})*{n}" for v, n in zip(a, spatial))
-    return f"({g_text})*({direction})/({r_name} - {SOFTENING}) + ({float(b):.6g})"
+    return f"({g_text})*({direction})/({r_name} - {float(softening)}) + ({float(b):.6g})"

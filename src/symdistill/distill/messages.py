@@ -37,14 +37,14 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         msgs = model.messages(raw).numpy().astype(np.float64)
         xs = x.reshape(g * n, f).numpy().astype(np.float64)
         src, dst = edges.numpy()  # sender j, receiver i
-        feats = edge_matrix(node_edge_features(xs[dst], xs[src], dim), dim)
         law = law_from_file(data_path)
+        feats = edge_matrix(node_edge_features(xs[dst], xs[src], dim, law.softening), dim)
         force = pair_forces(law, feats, dim)
         with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
             stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
                   law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
-                  signed_charges=law.signed_charges, dt=law.dt, damping=law.damping,
+                  signed_charges=law.signed_charges, dt=law.dt, damping=law.damping, softening=law.softening,
                   msg_dim=model.cfg.msg_dim, mask=model.mask.numpy(),
                   inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)

@@ -21,6 +21,7 @@ import sympy as sp
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.expr import ExpressionError, parse_expression
+from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.distill import central, simplify
@@ -193,7 +194,7 @@ class EQLEngine:
         if model.variant.edge_model != "eql":
             raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, without an EQL edge model")
         # 6 significant digits, as Operon prints: rollouts of near-equilibrium laws need them
-        inputs = input_exprs(model.cfg.eql["inputs"])
+        inputs = input_exprs(model.cfg.eql["inputs"], model.cfg.softening)
         (expr,) = model.edge_model.to_sympy(inputs, [context["component"]], digits=6)
         expr = parse_expression(str(expr), names, what="eql read-out")
         symbols = [sp.Symbol(n, real=True) for n in names]
@@ -333,7 +334,7 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
         for member in front:
             g = _evaluate(member.expression, scalars, S[keep])
             a, b, mse = central.refit_component(g, dx[keep], msgs[keep, k])
-            text = central.component_text(member.expression, a, b, spatial)
+            text = central.component_text(member.expression, a, b, spatial, context["softening"])
             members.append(Candidate(member.complexity, mse, to_sympy_string(text, names)))
         pick = members[front.index(chosen)]
         comps.append({"component": int(c), "pareto": [describe(m) for m in members],
@@ -345,13 +346,16 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
 
 
 def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
-           components: list[int], model: str | None = None) -> tuple[list[dict], dict | None]:
+           components: list[int], model: str | None = None,
+           softening: float = SOFTENING) -> tuple[list[dict], dict | None]:
     """Laws for the message columns ``msgs`` [E, k] (components ``components`` of the model) on
-    edges X: by the central structure (one radial search) or one search per component."""
+    edges X (r = |dx| + ``softening``): by the central structure (one radial search) or one
+    search per component."""
     if s.structure not in STRUCTURES:
         raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
     if s.structure == "central" and engine.name != "eql":
-        return central_components(engine, X, msgs, names, dim, s, {"components": components, "model": model})
+        return central_components(engine, X, msgs, names, dim, s,
+                                  {"components": components, "model": model, "softening": softening})
     comps = []
     for k, c in enumerate(components):
         y = msgs[:, k]
@@ -374,11 +378,12 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
         names = [str(c) for c in h["edge_features"].attrs["columns"]]
         msgs = h["messages"][:]
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
-                if k in ("law", "dim", "n", "variant", "seed", "potential")}
+                if k in ("law", "dim", "n", "variant", "seed", "potential", "softening")}
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
     comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
-                           sel["components"], str(model_path) if model_path else None)
+                           sel["components"], str(model_path) if model_path else None,
+                           float(info.get("softening", SOFTENING)))
     out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
     if radial is not None:
         out["radial"] = radial

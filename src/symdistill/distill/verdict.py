@@ -10,8 +10,9 @@ A message may be any linear map of the force, so an expression f is judged again
   simplifies to a constant", with the top-level coefficients left free).
 
 The same against the pairwise acceleration F / m1 gives "correct up to 1/m1". The 0.01
-softening is a numerical device, not physics: the numerical test accepts the force written with
-the softened distance r = |dx| + 0.01 in the direction factor dx / |dx| (exact) or with r itself.
+softening of simulated data is a numerical device, not physics: the numerical test accepts the
+force written with the softened distance r = |dx| + 0.01 in the direction factor dx / |dx|
+(exact) or with r itself. Observed data carry no softening (r = |dx|).
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ def true_laws(law: Law, dim: int, softened: bool = True) -> dict[str, list[sp.Ex
     force = law.pair_force_expr(dim)
     if not softened:
         r = sp.Symbol("r", real=True)
-        force = [sp.simplify(f.subs(r - SOFTENING, r)) for f in force]
+        force = [sp.simplify(f.subs(r - law.softening, r)) for f in force]
     m1 = sp.Symbol("m1", real=True)
     return {"force": force, "acceleration": [f / m1 for f in force]}
 
 
-def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 12345) -> np.ndarray:
+def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 12345,
+                softening: float = SOFTENING) -> np.ndarray:
     """Edge features well beyond the training distribution (wider separations and masses)."""
     rng = np.random.default_rng(seed)
     direction = rng.standard_normal((count, dim))
@@ -59,7 +61,7 @@ def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 1
     m = np.exp(rng.uniform(-2.5, 2.5, (count, 2)))
     q = np.sign(rng.standard_normal((count, 2))) if signed_charges else rng.standard_normal((count, 2)) * 2
     # receivers at dx, senders at the origin: the features every stage computes for a pair
-    return edge_matrix(edge_features(dx, np.zeros_like(dx), m[:, 0], m[:, 1], q[:, 0], q[:, 1]), dim)
+    return edge_matrix(edge_features(dx, np.zeros_like(dx), m[:, 0], m[:, 1], q[:, 0], q[:, 1], softening), dim)
 
 
 def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
@@ -148,7 +150,7 @@ def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None =
     expr = expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
     if signed_charges is None:
         signed_charges = law.signed_charges
-    X = fresh_edges(dim, signed_charges)
+    X = fresh_edges(dim, signed_charges, softening=law.softening)
     evidence = {}
     plain = true_laws(law, dim, softened=False)
     for name, targets in true_laws(law, dim).items():

@@ -25,7 +25,7 @@ INPUTS: dict[str, sp.Expr] = {
     "dx": _dx, "dy": _dy, "dz": _dz, "r": _r, "inv_r": 1 / _r, "inv_r2": _r**-2, "inv_r3": _r**-3,
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
     "log_m1": sp.log(_m1), "log_m2": sp.log(_m2),  # masses are positive; exp units turn sums into products
-    "log_d": sp.log(_r - SOFTENING),  # log |dx|, the distance before softening (r = |dx| + 0.01)
+    "log_d": sp.log(_r - SOFTENING),  # log |dx|, the distance before softening (r = |dx| + softening)
 }
 DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
@@ -283,17 +283,19 @@ def log_space(names: list[str]) -> list[int]:
     return [i for i, n in enumerate(names) if n.startswith("log_")]
 
 
-def input_exprs(names: list[str]) -> list[sp.Expr]:
-    """Sympy expressions of named EQL inputs; unknown names are an error naming them."""
+def input_exprs(names: list[str], softening: float = SOFTENING) -> list[sp.Expr]:
+    """Sympy expressions of named EQL inputs (r = |dx| + ``softening``); unknown names are an
+    error naming them."""
     unknown = [n for n in names if n not in INPUTS]
     if unknown:
         raise ValueError(f"unknown EQL input(s) {unknown}; choose from {sorted(INPUTS)}")
-    return [INPUTS[n] for n in names]
+    table = {**INPUTS, "log_d": sp.log(_r - softening)}
+    return [table[n] for n in names]
 
 
-def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int) -> Tensor:
+def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int, softening: float = SOFTENING) -> Tensor:
     """Compute the named inputs on edges from receiver/sender node features (pos, vel, q, m)."""
-    cols = node_edge_features(x_i, x_j, dim)
+    cols = node_edge_features(x_i, x_j, dim, softening)
     r = cols["r"]
     cols.update({"inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
                  "log_d": torch.log(torch.clamp(cols["dist"], min=1e-6)),

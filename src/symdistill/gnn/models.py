@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
 from symdistill.core.edges import edge_columns, node_edge_features
+from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import atomic_path
 from symdistill.core.schema import enum
 from symdistill.gnn.eql import EQL, EQLSettings, edge_inputs, log_space
@@ -45,6 +46,9 @@ class ModelSettings:
     # "relative" = the edge_columns (dx, r, m1, m2, q1, q2) and dv (translation invariant).
     # Model files from before this field existed used "nodes".
     edge_inputs: str = "nodes"
+    # r = |dx| + softening in the edge features the edge model sees: the data set's (0 for
+    # observed data); model files from before this field existed used SOFTENING
+    softening: float = SOFTENING
 
     def __post_init__(self):
         variant = get_variant(self.variant)
@@ -93,10 +97,10 @@ class GraphNetwork(MessagePassing):
         The EQL edge model instead sees the named edge inputs (dx, r, 1/r, m1, ...).
         """
         if self.variant.edge_model == "eql":
-            return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim))
+            return self.edge_model(edge_inputs(self.cfg.eql["inputs"], x_i, x_j, self.cfg.dim, self.cfg.softening))
         if self.cfg.edge_inputs == "relative":  # the shared edge geometry, plus dv
             d = self.cfg.dim
-            cols = node_edge_features(x_i, x_j, d)
+            cols = node_edge_features(x_i, x_j, d, self.cfg.softening)
             dv = x_i[:, d : 2 * d] - x_j[:, d : 2 * d]
             return self.edge_model(torch.cat([torch.stack([cols[c] for c in edge_columns(d)], -1), dv], -1))
         return self.edge_model(torch.cat([x_i, x_j], dim=-1))

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
+from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.data import load_graphs
@@ -75,11 +76,12 @@ class TrainSettings:
         if variant.edge_model == "eql" and self.eql is None:
             self.eql = EQLTraining()
 
-    def model_settings(self, dim: int) -> ModelSettings:
+    def model_settings(self, dim: int, softening: float = SOFTENING) -> ModelSettings:
         variant = get_variant(self.variant)  # an eql edge model has self.eql (__post_init__)
         eql = {**asdict(self.eql.architecture()), "inputs": list(self.eql.inputs)} if variant.edge_model == "eql" else {}
         return ModelSettings(self.variant, dim, 2 * dim + 2, self.hidden, self.layers,
-                             variant.width(self.msg_dim, dim), self.node_output, eql, self.edge_inputs)
+                             variant.width(self.msg_dim, dim), self.node_output, eql, self.edge_inputs,
+                             softening)
 
     def hashed(self) -> dict:
         """The fields that determine the numbers (not where or how fast they are computed)."""
@@ -129,13 +131,14 @@ class Trainer:
             self.data_hash = str(f.attrs.get("config_hash", ""))
             self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
                          for k in ("law", "n", "dim") if k in f.attrs}
+            softening = float(f.attrs.get("softening", SOFTENING))
         self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
         self.vx, self.vy = (t.to(self.device) for t in
                             load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
         self.data_path = data_path
         _, self.n, self.dim = self.y.shape
         self.variant = get_variant(s.variant)
-        self.model = GraphNetwork(s.model_settings(self.dim)).to(self.device)
+        self.model = GraphNetwork(s.model_settings(self.dim, softening)).to(self.device)
         if self.model.cfg.msg_dim != s.msg_dim:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
                   "does not apply to this variant)", file=sys.stderr)

@@ -211,7 +211,8 @@ class EQL(L1):
         probe = trainer.x[: min(len(trainer.x), 2048)]
         e = fully_connected_edges(trainer.n, len(probe), trainer.device)
         flat = probe.reshape(-1, probe.shape[-1])
-        trainer.model.edge_model.set_input_scale(edge_inputs(trainer.s.eql.inputs, flat[e[1]], flat[e[0]], trainer.dim))
+        inputs = edge_inputs(trainer.s.eql.inputs, flat[e[1]], flat[e[0]], trainer.dim, trainer.model.cfg.softening)
+        trainer.model.edge_model.set_input_scale(inputs)
 
     def extra_loss(self, trainer):
         s, e = trainer.s, trainer.s.eql

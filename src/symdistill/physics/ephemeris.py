@@ -152,6 +152,23 @@ def newtonian_accelerations(pos: np.ndarray, m: np.ndarray, G: float = G_PUBLISH
     return G * (m[..., None, :, None] * dx / r[..., None] ** 3).sum(-2)
 
 
+def holdout(data_path: str | os.PathLike, frames: int) -> dict:
+    """The ephemeris after a data set's last frame, outside its span (truth for rollouts):
+    ``frames`` frames at the data set's step from one step after its end, in its units.
+    Returns times (years from the first frame), positions and velocities [1, T, n, 3], masses
+    and charges [1, n], and the Julian dates."""
+    with h5py.File(data_path, "r") as f:
+        a = f.attrs
+        bodies = [str(b) for b in a["bodies"]]
+        step = float(a["dt"]) * YEAR_DAYS
+        first = float(a["end_jd"]) + step
+        masses_ = f["masses"][:1]
+    jd = first + np.arange(frames) * step
+    pos, vel = Ephemeris(bodies).states(jd)
+    return {"times": (jd - jd[0]) / YEAR_DAYS, "positions": pos[None], "velocities": vel[None],
+            "masses": masses_, "charges": np.zeros_like(masses_), "jd": jd}
+
+
 def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | os.PathLike | None = None) -> Path:
     """Write the data set for ``s`` to ``out`` in simulate's layout (positions, velocities,
     accelerations [segments, steps, n, 3], masses, charges, times, split) with its provenance."""
@@ -165,11 +182,11 @@ def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | o
     out = Path(out)
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as f:
-            stamp(f, asdict(s), law="solar", potential=s.reference, dt=s.step_days / YEAR_DAYS, n=len(s.bodies), dim=3,
-                  seed=s.seed, damping=0.0, signed_charges=False, source=eph.path.name,
+            stamp(f, asdict(s), law="solar", observed=True, potential=s.reference, dt=s.step_days / YEAR_DAYS, n=len(s.bodies), dim=3,
+                  seed=s.seed, damping=0.0, signed_charges=False, softening=0.0, source=eph.path.name,
                   source_sha256=eph.sha256(), source_package=versions().get("skyfield_data", "unknown"),
                   bodies=list(s.bodies), start_jd=start, end_jd=float(jd[-1]), mass_source=MASS_SOURCE,
-                  G_published=G_PUBLISHED, units="length AU, time Julian year (365.25 d, TDB), mass solar mass",
+                  G_published=G_PUBLISHED, reference_constant=G_PUBLISHED, units="length AU, time Julian year (365.25 d, TDB), mass solar mass",
                   accelerations=f"4th-order central difference of the ephemeris velocities, step {s.fd_step} d",
                   integrator="none: JPL DE421 ephemeris")
             f["positions"] = pos.reshape(shape)

@@ -156,7 +156,7 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
         if "blocks_done" not in f:
             stamp(f, settings, law=s.law, potential=str(law.potential), dt=s.step, n=s.n,
                   dim=s.dim, seed=s.seed, damping=law.damping, signed_charges=law.signed_charges, rtol=s.rtol, atol=s.atol,
-                  softening=0.01, integrator="vectorised adaptive Dormand-Prince 5(4), dense output")
+                  softening=law.softening, integrator="vectorised adaptive Dormand-Prince 5(4), dense output")
             for name in ("positions", "velocities", "accelerations"):
                 f.create_dataset(name, shape, dtype="f8", chunks=(1, s.steps, s.n, s.dim))
             f.create_dataset("energy", (s.n_sims, s.steps), dtype="f8")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
 
 import h5py
 import numpy as np
+import sympy as sp
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.provenance import FIT, RECOVERY, ROLLOUT, atomic_path, check_lineage
@@ -84,7 +86,7 @@ def _variant_rank(path: Path) -> int:
     return list(VARIANTS).index(name) if name in VARIANTS else len(VARIANTS)
 
 
-def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
+def rollout_examples(path: Path, out_png, conditions=("test", "n8", "holdout")) -> None:
     """One system per condition: true, GNN and symbolic particle paths side by side."""
     plt = pyplot()
     with h5py.File(path) as f:
@@ -104,6 +106,35 @@ def rollout_examples(path: Path, out_png, conditions=("test", "n8")) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
     save(fig, out_png, f"{title}: example trajectories")
+
+
+def observed_laws(rollouts: list[Path]) -> list[str]:
+    """Markdown for the models of observed data sets: the recovered law, its constant against
+    the published value, and the rollout against the observations after the training span."""
+    md = []
+    for path in rollouts:
+        with h5py.File(path) as f:
+            constant = json.loads(f.attrs.get("constant", "{}"))
+            if not constant:
+                continue
+            rows = json.loads(f.attrs["rows"])
+            exprs = json.loads(f.attrs["expressions"])
+            name = f"{path.parent.parent.name} {f.attrs['variant']} ({f.attrs['engine']})"
+            jd = f.attrs.get("holdout_jd", None)
+        final = {r["predictor"]: r["rmse_final"] for r in rows if r["condition"] == "holdout"}
+        md += [f"### {name}", "", f"Verdicts: {rows[0]['verdicts']}. Chosen message laws:", ""]
+        md += [f"- ${sp.latex(sp.sympify(e, locals={}))}$" for e in exprs]
+        md += ["", "| constant of the reference law | value | relative to published |", "|---|---|---|",
+               f"| from the symbolic model (its laws through the read-out; R^2 of the proportionality "
+               f"{constant['r2']:.7f}) | {constant['estimate']:.8g} | {constant['estimate_relative_error']:+.2e} |",
+               f"| the symbolic model's scale refitted to the observed accelerations | {constant['refit']:.8g} "
+               f"| {constant['refit_relative_error']:+.2e} |",
+               f"| published | {constant['published']:.8g} | |", ""]
+        span = f" (JD {jd[0]:.1f} to {jd[1]:.1f})" if jd is not None else ""
+        md += [f"Rollout from the first observed state after the training span{span}: final position "
+               f"RMSE against the observations {final.get('symbolic', float('nan')):.3g} (symbolic model), "
+               f"{final.get('gnn', float('nan')):.3g} (GNN).", ""]
+    return md
 
 
 def recovery_heatmap(recoveries: list[dict], out_png) -> None:
@@ -256,6 +287,9 @@ def build_report(fits: list[Path], recovery: list[Path], rollouts: list[Path], o
             png = figs / f"rollout_examples_{ds.name}.png"
             rollout_examples(example, png)
             md.append(f"![rollout examples {ds.name}](figures/{png.name})")
+    observed = observed_laws(rollouts)
+    if observed:
+        md += ["", "## Observed data: the recovered law and its constant", ""] + observed
     if benchmarks is not None and Path(benchmarks).exists():
         md += ["", "## Wall time per stage", "", "From Snakemake's `benchmark:` files of this run.", ""]
         md += stage_times(Path(benchmarks), [ds.name for ds in sets])

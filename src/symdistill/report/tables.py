@@ -212,7 +212,8 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
     header = ["# Rollouts: GNN against its symbolic model", "",
               "Median position RMSE at the end of the horizon against the true simulator, GNN / symbolic,",
               "per test condition (test = held-out initial states; n8, n16 = more particles than the 4",
-              "trained on; mass_wide = log-mass std 2 instead of 1; spread_wide = positions std 3).",
+              "trained on; mass_wide = log-mass std 2 instead of 1; spread_wide = positions std 3;",
+              "holdout = an observed data set's observations after its span, against the observations).",
               "Bold: the better of the two.", "",
               "| model (engine) | verdicts | " + " | ".join(conditions) + " |",
               "|---|---|" + "---|" * len(conditions)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import h5py
@@ -26,10 +26,10 @@ import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import edge_columns, edge_features, law_from_file
+from symdistill.core.edges import edge_columns, edge_features, law_from_file, pair_forces
 from symdistill.core.expr import parse_expression
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.laws import Law
+from symdistill.core.laws import SOFTENING, Law
 from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.data import load_graphs, node_features
@@ -47,6 +47,7 @@ CONDITIONS: dict[str, dict] = {
     "spread_wide": {"spread": 3.0},
 }
 PREDICTORS = ("gnn", "symbolic")
+HOLDOUT = "holdout"  # the condition of an observed data set: the observations after its span
 
 
 @stage_settings("rollout")
@@ -91,9 +92,9 @@ def _pairs(n: int):
     return i, j, recv
 
 
-def edge_feature_columns(pos, masses, charges, i, j) -> list[np.ndarray]:
+def edge_feature_columns(pos, masses, charges, i, j, softening: float = SOFTENING) -> list[np.ndarray]:
     """Edge features in ``edge_columns`` order, [S, E] each, for receivers i and senders j."""
-    cols = edge_features(pos[:, i], pos[:, j], masses[:, i], masses[:, j], charges[:, i], charges[:, j])
+    cols = edge_features(pos[:, i], pos[:, j], masses[:, i], masses[:, j], charges[:, i], charges[:, j], softening)
     return [cols[c] for c in edge_columns(pos.shape[-1])]
 
 
@@ -107,6 +108,7 @@ class SymbolicModel:
     v: np.ndarray  # [d], per incoming edge
     divide_by_mass: bool
     node_r2: float = float("nan")  # read-out fit against the GNN's node outputs
+    softening: float = SOFTENING  # the data set's: r = |dx| + softening in the expressions
 
     def __post_init__(self):
         cols = edge_columns(self.dim)
@@ -117,7 +119,7 @@ class SymbolicModel:
     def summed_messages(self, pos, masses, charges) -> np.ndarray:
         """phi on every ordered pair, summed per receiver: [S, n, k]."""
         i, j, recv = _pairs(pos.shape[1])
-        feats = edge_feature_columns(pos, masses, charges, i, j)
+        feats = edge_feature_columns(pos, masses, charges, i, j, self.softening)
         with np.errstate(all="ignore"):
             phi = np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1)
         return np.einsum("ne,sek->snk", recv, phi)
@@ -137,7 +139,8 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
     divide = model.cfg.node_output in ("force", "newtonian")
     if divide:
         target = target * m[..., None]
-    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False)  # for its messages
+    soft = law_from_file(data_path).softening
+    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False, softening=soft)  # its messages
     summed = sym.summed_messages(pos, m, q).reshape(-1, len(expressions))
     design = np.column_stack([summed, np.full(len(summed), n - 1.0)])
     y = target.reshape(-1, d)
@@ -145,10 +148,43 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
     if ok.mean() < 0.9:  # not a usable law: NaN accelerations, which the rollout caps and flags
         print(f"warning: message expressions are not finite on {100 * (1 - ok.mean()):.0f}% of the test "
               "nodes; the symbolic model gives NaN", file=sys.stderr)
-        return SymbolicModel(expressions, d, np.full((d, len(expressions)), np.nan), np.full(d, np.nan), divide)
+        return SymbolicModel(expressions, d, np.full((d, len(expressions)), np.nan), np.full(d, np.nan), divide,
+                             softening=soft)
     coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
     r2 = r_squared(y[ok], resid)
-    return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2))
+    return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
+
+
+def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) -> dict:
+    """The recovered law's constant in the data's units (G for Newton's): the symbolic model's
+    pairwise term (its expressions through the read-out W, v) regressed on the reference law's
+    (the data set's potential, whose constant is 1) over the test edges, with the R^2 of that
+    proportionality; ``refit`` is the same after the symbolic model's scale is refitted to the
+    observed accelerations, and ``published`` the data set's ``reference_constant`` if it has one."""
+    x, y = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
+    x, y = x.numpy(), y.numpy()
+    d = sym.dim
+    pos, vel, q, m = x[..., :d], x[..., d : 2 * d], x[..., 2 * d], x[..., -1]
+    i, j, _ = _pairs(pos.shape[1])
+    cols = edge_feature_columns(pos, m, q, i, j, sym.softening)
+    with np.errstate(all="ignore"):
+        phi = np.stack([np.broadcast_to(f(*cols), cols[0].shape) for f in sym._fns], axis=-1)
+    model = (phi @ sym.W.T + sym.v).reshape(-1, d)
+    feats = np.stack(cols, axis=-1).reshape(-1, len(cols))
+    reference = pair_forces(law, feats, d)
+    if not sym.divide_by_mass:  # the model's terms are accelerations: the force over the receiver's mass
+        reference = reference / feats[:, d + 1 : d + 2]
+    ok = np.isfinite(model).all(axis=1) & np.isfinite(reference).all(axis=1)
+    k = float((model[ok] * reference[ok]).sum() / (reference[ok] ** 2).sum())
+    r2 = r_squared(model[ok], model[ok] - k * reference[ok])
+    pred = sym.accelerations(pos, vel, m, q)
+    good = np.isfinite(pred).all(axis=-1)
+    scale = float((pred[good] * y[good]).sum() / (pred[good] ** 2).sum())
+    with DATA_SET.open(data_path) as f:
+        published = float(f.attrs.get("reference_constant", np.nan))
+    out = {"estimate": k, "r2": float(r2), "refit": k * scale, "published": published}
+    out.update({f"{key}_relative_error": out[key] / published - 1 for key in ("estimate", "refit")})
+    return out
 
 
 # --- integration and metrics ---
@@ -217,9 +253,16 @@ def initial_states(cond: str, law: Law, data_path, n: int, dim: int, s: RolloutS
                                spread=spec.get("spread", 1.0), mass_sigma=spec.get("mass_sigma", 1.0))
 
 
+def observed(data_path) -> bool:
+    """Is the data set real observations (no simulator: its truth is read, not integrated)?"""
+    with DATA_SET.open(data_path) as f:
+        return bool(f.attrs.get("observed", False))
+
+
 def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> None:
     """Integrate the true simulator once per data set and condition (every model of the data
-    set is compared against the same trajectories): initial states and true positions, velocities."""
+    set is compared against the same trajectories): initial states and true positions, velocities.
+    An observed data set has one condition instead, ``HOLDOUT``: the observations after its span."""
     unknown = [c for c in s.conditions if c not in CONDITIONS]
     if unknown:
         raise ValueError(f"unknown rollout condition(s) {unknown}; choose from {sorted(CONDITIONS)}")
@@ -232,6 +275,16 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
         stamp(h, asdict(s), data=str(data_path), law=law.name, dim=dim, n=n,
               inputs=json.dumps(inputs))
         h["times"] = times
+        if observed(data_path):
+            from symdistill.physics.ephemeris import holdout
+
+            truth = holdout(data_path, len(times))
+            g = h.create_group(HOLDOUT)
+            for key in ("positions", "velocities", "masses", "charges"):
+                g[f"init/{key}"] = truth[key][:, 0] if truth[key].ndim == 4 else truth[key]
+            g["positions"], g["velocities"] = truth["positions"], truth["velocities"]
+            g.attrs["jd"] = truth["jd"][[0, -1]]
+            return
         for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
             init = initial_states(cond, law, data_path, n, dim, s)
             pos, vel, _ = rollout(None, init, times, s.rtol, s.atol, np.inf, law)
@@ -241,15 +294,18 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
             g["positions"], g["velocities"] = pos, vel
 
 
-def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict]:
-    """Times and, per condition, (initial states, true positions, true velocities) written by
-    ``write_truth`` with the same settings; other settings are an error naming the file."""
+def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict, dict]:
+    """Times, per condition (initial states, true positions, true velocities) written by
+    ``write_truth`` with the same settings (other settings are an error naming the file), and
+    the dates of observed truth (``holdout_jd``, if any)."""
     with TRUTH.open(truth_h5) as h:
         if json.loads(h.attrs["settings"]) != json.loads(json.dumps(asdict(s), default=str)):
             raise ValueError(f"{truth_h5} was written with other rollout settings; rerun its rule")
+        conditions = [HOLDOUT] if HOLDOUT in h else s.conditions
         out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])
-               for c in s.conditions}
-        return h["times"][:], out
+               for c in conditions}
+        dates = {"holdout_jd": h[HOLDOUT].attrs["jd"][:]} if HOLDOUT in h else {}  # first and last observation
+        return h["times"][:], out, dates
 
 
 def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSettings, out_h5,
@@ -263,22 +319,26 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     law = law_from_file(data_path)
     exprs = [c["expression"] for c in rec["components"]]
     sym = distil(model, exprs, data_path, s.fit_graphs)
-    times, truth = read_truth(truth_path, s)
+    times, truth, dates = read_truth(truth_path, s)
+    constant = law_constant(sym, law, data_path, s.fit_graphs) if observed(data_path) else {}
+    if constant and np.isfinite(constant["published"]):  # energies need the constant the reference leaves out
+        law = replace(law, potential=law.potential * constant["published"])
     with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
         cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
     predictors = {"gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
     rows = []
-    bar = tqdm(total=len(s.conditions) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
+    bar = tqdm(total=len(truth) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
                disable=quiet, file=sys.stderr)
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h:
         stamp(h, asdict(s), model=str(model_path), recovery=str(recovery_path), data=str(data_path),
               truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
-              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass,
+              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass, constant=json.dumps(constant),
+              **dates,
               inputs=json.dumps(inputs))
         h["times"] = times
-        for cond in s.conditions:
+        for cond in truth:
             init, true_pos, true_vel = truth[cond]
             traj = {}
             for name, fn in predictors.items():
