@@ -96,7 +96,8 @@ def test_constant_of_a_symbolic_model(short):
     2.5 from the model and, rescaled to the observed accelerations, G; another law is not
     proportional to the reference."""
     from symdistill.core.edges import law_from_file
-    from symdistill.rollout.run import SymbolicModel, law_constant
+    from symdistill.rollout.constants import law_constant
+    from symdistill.rollout.run import SymbolicModel
 
     _, path = short
     law = law_from_file(path)
@@ -110,6 +111,24 @@ def test_constant_of_a_symbolic_model(short):
     other = SymbolicModel([f"-m2*{c}/r**4" for c in ("dx", "dy", "dz")], 3, np.eye(3), np.zeros(3), False,
                           softening=0.0)
     assert law_constant(other, law, path)["r2"] < 0.99
+
+
+def test_masses_learned_through_a_symbolic_model(short):
+    """One free log-mass per body, from equal masses: Newton's law with G recovers every
+    published mass from 100 days of observations; the wrong law does not reproduce them."""
+    from symdistill.rollout.constants import learned_masses
+    from symdistill.rollout.run import SymbolicModel
+
+    _, path = short
+    newton = SymbolicModel([f"-m2*{c}/r**3" for c in ("dx", "dy", "dz")], 3, G_PUBLISHED * np.eye(3), np.zeros(3),
+                           False, softening=0.0)
+    out = learned_masses(newton, path)
+    np.testing.assert_allclose(out["learned"], masses(out["bodies"]), rtol=1e-3)
+    assert out["bodies"][5] == "jupiter" and out["r2"] > 0.999999
+    cubic = SymbolicModel([f"-m2*{c}/r**4" for c in ("dx", "dy", "dz")], 3, G_PUBLISHED * np.eye(3), np.zeros(3),
+                          False, softening=0.0)
+    wrong = learned_masses(cubic, path)
+    assert wrong["r2"] < 0.5 and not np.allclose(wrong["learned"], masses(wrong["bodies"]), rtol=0.1)
 
 
 def test_finite_difference_converges_at_fourth_order():
@@ -182,4 +201,6 @@ def test_every_later_stage_runs_unchanged_on_the_observed_data(tmp_path):
     with h5py.File(results / "solar_d3_n9" / "bottleneck_s0" / "rollout_operon.h5") as f:
         assert list(f) == ["holdout", "times"] and f["holdout/symbolic/rmse_median"].shape == (12,)
         constant = json.loads(f.attrs["constant"])
+        learned = json.loads(f.attrs["masses"])
     assert constant["published"] == G_PUBLISHED and np.isfinite(constant["estimate"])
+    assert learned["bodies"][0] == "sun" and len(learned["learned"]) == 9 and "| jupiter |" in report

@@ -117,6 +117,7 @@ def observed_laws(rollouts: list[Path]) -> list[str]:
             constant = json.loads(f.attrs.get("constant", "{}"))
             if not constant:
                 continue
+            masses = json.loads(f.attrs.get("masses", "{}"))
             rows = json.loads(f.attrs["rows"])
             exprs = json.loads(f.attrs["expressions"])
             name = f"{path.parent.parent.name} {f.attrs['variant']} ({f.attrs['engine']})"
@@ -130,6 +131,13 @@ def observed_laws(rollouts: list[Path]) -> list[str]:
                f"| the symbolic model's scale refitted to the observed accelerations | {constant['refit']:.8g} "
                f"| {constant['refit_relative_error']:+.2e} |",
                f"| published | {constant['published']:.8g} | |", ""]
+        if masses:
+            md += ["Masses learned through the symbolic model: one free log-mass per body from equal masses "
+                   f"of 1, fitted to the observed accelerations (normalised per body; R^2 {masses['r2']:.6f}):", "",
+                   "| body | learned | published | relative difference |", "|---|---|---|---|"]
+            md += [f"| {b_} | {lm:.6g} | {pm:.6g} | {lm / pm - 1:+.2e} |"
+                   for b_, lm, pm in zip(masses["bodies"], masses["learned"], masses["published"])]
+            md.append("")
         span = f" (JD {jd[0]:.1f} to {jd[1]:.1f})" if jd is not None else ""
         md += [f"Rollout from the first observed state after the training span{span}: final position "
                f"RMSE against the observations {final.get('symbolic', float('nan')):.3g} (symbolic model), "

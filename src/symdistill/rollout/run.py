@@ -10,6 +10,8 @@ the d selected message components, and a linear read-out fitted to the GNN's own
 so the node model is distilled too (acceleration = summed messages / own mass); the fit's R^2
 against the GNN says how well that holds. (n_i - 1) v is a per-edge constant, so the model
 applies to any number of particles. All three simulators use the same adaptive integrator.
+An observed data set has no simulator: its truth is the observations after its span (condition
+``holdout``), and symdistill.rollout.constants reads the law's constant and the masses from it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import edge_columns, edge_features, law_from_file, pair_forces
+from symdistill.core.edges import edge_columns, edge_features, law_from_file
 from symdistill.core.expr import parse_expression
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import SOFTENING, Law
@@ -116,13 +118,16 @@ class SymbolicModel:
         self._fns = [sp.lambdify(syms, parse_expression(e, cols, what=f"message expression {e!r}"), "numpy")
                      for e in self.expressions]
 
-    def summed_messages(self, pos, masses, charges) -> np.ndarray:
-        """phi on every ordered pair, summed per receiver: [S, n, k]."""
-        i, j, recv = _pairs(pos.shape[1])
+    def messages(self, pos, masses, charges) -> tuple[np.ndarray, list[np.ndarray]]:
+        """phi on every ordered pair (``_pairs`` order), [S, E, k], and the edge features it saw."""
+        i, j, _ = _pairs(pos.shape[1])
         feats = edge_feature_columns(pos, masses, charges, i, j, self.softening)
         with np.errstate(all="ignore"):
-            phi = np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1)
-        return np.einsum("ne,sek->snk", recv, phi)
+            return np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1), feats
+
+    def summed_messages(self, pos, masses, charges) -> np.ndarray:
+        """phi on every ordered pair, summed per receiver: [S, n, k]."""
+        return np.einsum("ne,sek->snk", _pairs(pos.shape[1])[2], self.messages(pos, masses, charges)[0])
 
     def accelerations(self, pos, vel, masses, charges) -> np.ndarray:
         n = pos.shape[1]
@@ -153,38 +158,6 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
     coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
     r2 = r_squared(y[ok], resid)
     return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
-
-
-def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) -> dict:
-    """The recovered law's constant in the data's units (G for Newton's): the symbolic model's
-    pairwise term (its expressions through the read-out W, v) regressed on the reference law's
-    (the data set's potential, whose constant is 1) over the test edges, with the R^2 of that
-    proportionality; ``refit`` is the same after the symbolic model's scale is refitted to the
-    observed accelerations, and ``published`` the data set's ``reference_constant`` if it has one."""
-    x, y = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
-    x, y = x.numpy(), y.numpy()
-    d = sym.dim
-    pos, vel, q, m = x[..., :d], x[..., d : 2 * d], x[..., 2 * d], x[..., -1]
-    i, j, _ = _pairs(pos.shape[1])
-    cols = edge_feature_columns(pos, m, q, i, j, sym.softening)
-    with np.errstate(all="ignore"):
-        phi = np.stack([np.broadcast_to(f(*cols), cols[0].shape) for f in sym._fns], axis=-1)
-    model = (phi @ sym.W.T + sym.v).reshape(-1, d)
-    feats = np.stack(cols, axis=-1).reshape(-1, len(cols))
-    reference = pair_forces(law, feats, d)
-    if not sym.divide_by_mass:  # the model's terms are accelerations: the force over the receiver's mass
-        reference = reference / feats[:, d + 1 : d + 2]
-    ok = np.isfinite(model).all(axis=1) & np.isfinite(reference).all(axis=1)
-    k = float((model[ok] * reference[ok]).sum() / (reference[ok] ** 2).sum())
-    r2 = r_squared(model[ok], model[ok] - k * reference[ok])
-    pred = sym.accelerations(pos, vel, m, q)
-    good = np.isfinite(pred).all(axis=-1)
-    scale = float((pred[good] * y[good]).sum() / (pred[good] ** 2).sum())
-    with DATA_SET.open(data_path) as f:
-        published = float(f.attrs.get("reference_constant", np.nan))
-    out = {"estimate": k, "r2": float(r2), "refit": k * scale, "published": published}
-    out.update({f"{key}_relative_error": out[key] / published - 1 for key in ("estimate", "refit")})
-    return out
 
 
 # --- integration and metrics ---
@@ -320,9 +293,14 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     exprs = [c["expression"] for c in rec["components"]]
     sym = distil(model, exprs, data_path, s.fit_graphs)
     times, truth, dates = read_truth(truth_path, s)
-    constant = law_constant(sym, law, data_path, s.fit_graphs) if observed(data_path) else {}
-    if constant and np.isfinite(constant["published"]):  # energies need the constant the reference leaves out
-        law = replace(law, potential=law.potential * constant["published"])
+    constant, masses = {}, {}
+    if observed(data_path):  # what the recovered law says about the observations
+        from symdistill.rollout.constants import law_constant, learned_masses  # it builds on this module
+
+        constant = law_constant(sym, law, data_path, s.fit_graphs)
+        masses = learned_masses(sym, data_path, s.fit_graphs)
+        if np.isfinite(constant["published"]):  # energies need the constant the reference leaves out
+            law = replace(law, potential=law.potential * constant["published"])
     with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
         cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
@@ -335,6 +313,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
               truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
               node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass, constant=json.dumps(constant),
+              masses=json.dumps(masses),
               **dates,
               inputs=json.dumps(inputs))
         h["times"] = times
