@@ -152,21 +152,19 @@ def newtonian_accelerations(pos: np.ndarray, m: np.ndarray, G: float = G_PUBLISH
     return G * (m[..., None, :, None] * dx / r[..., None] ** 3).sum(-2)
 
 
-def holdout(data_path: str | os.PathLike, frames: int) -> dict:
-    """The ephemeris after a data set's last frame, outside its span (truth for rollouts):
-    ``frames`` frames at the data set's step from one step after its end, in its units.
-    Returns times (years from the first frame), positions and velocities [1, T, n, 3], masses
-    and charges [1, n], and the Julian dates."""
+def holdout(data_path: str | os.PathLike, frames: int) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
+    """The ephemeris after a data set's last frame, outside its span (the truth of its rollouts):
+    ``frames`` frames at the data set's step from one step after its end, in its units. Returns
+    the initial state (positions, velocities [1, n, 3], masses, charges [1, n]), the positions
+    and velocities [1, T, n, 3], and the Julian dates [T]."""
     with h5py.File(data_path, "r") as f:
-        a = f.attrs
-        bodies = [str(b) for b in a["bodies"]]
-        step = float(a["dt"]) * YEAR_DAYS
-        first = float(a["end_jd"]) + step
-        masses_ = f["masses"][:1]
-    jd = first + np.arange(frames) * step
-    pos, vel = Ephemeris(bodies).states(jd)
-    return {"times": (jd - jd[0]) / YEAR_DAYS, "positions": pos[None], "velocities": vel[None],
-            "masses": masses_, "charges": np.zeros_like(masses_), "jd": jd}
+        bodies = [str(b) for b in f.attrs["bodies"]]
+        step = float(f.attrs["dt"]) * YEAR_DAYS
+        jd = float(f.attrs["end_jd"]) + step * (1 + np.arange(frames))
+        m = f["masses"][:1]
+    pos, vel = (a[None] for a in Ephemeris(bodies).states(jd))
+    init = {"positions": pos[:, 0], "velocities": vel[:, 0], "masses": m, "charges": np.zeros_like(m)}
+    return init, pos, vel, jd
 
 
 def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | os.PathLike | None = None) -> Path:

@@ -251,12 +251,12 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
         if observed(data_path):
             from symdistill.physics.ephemeris import holdout
 
-            truth = holdout(data_path, len(times))
+            init, pos, vel, jd = holdout(data_path, len(times))
             g = h.create_group(HOLDOUT)
-            for key in ("positions", "velocities", "masses", "charges"):
-                g[f"init/{key}"] = truth[key][:, 0] if truth[key].ndim == 4 else truth[key]
-            g["positions"], g["velocities"] = truth["positions"], truth["velocities"]
-            g.attrs["jd"] = truth["jd"][[0, -1]]
+            for key, value in init.items():
+                g[f"init/{key}"] = value
+            g["positions"], g["velocities"] = pos, vel
+            g.attrs["jd"] = jd[[0, -1]]
             return
         for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
             init = initial_states(cond, law, data_path, n, dim, s)
