@@ -46,7 +46,7 @@ def _defs() -> dict:
 
 def enum(name: str) -> list[str]:
     """The allowed values of a shared definition under ``$defs`` (e.g. the GNN variant names)."""
-    return list(schema()["$defs"][name]["enum"])
+    return list(_defs()[name]["enum"])
 
 
 def stage_settings(section: str, shaped_elsewhere: tuple[str, ...] = ()):

@@ -20,6 +20,7 @@ import numpy as np
 import sympy as sp
 
 from symdistill.core.cli import errors, parser
+from symdistill.core.edges import law_from_file
 from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
@@ -378,12 +379,12 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
         names = [str(c) for c in h["edge_features"].attrs["columns"]]
         msgs = h["messages"][:]
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
-                if k in ("law", "dim", "n", "variant", "seed", "potential", "softening")}
+                if k in ("law", "dim", "n", "variant", "seed", "potential")}
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
     comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
                            sel["components"], str(model_path) if model_path else None,
-                           float(info.get("softening", SOFTENING)))
+                           law_from_file(messages_path).softening)
     out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
     if radial is not None:
         out["radial"] = radial

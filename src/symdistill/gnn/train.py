@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
+from symdistill.core.edges import law_from_file
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
@@ -131,13 +132,13 @@ class Trainer:
             self.data_hash = str(f.attrs.get("config_hash", ""))
             self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
                          for k in ("law", "n", "dim") if k in f.attrs}
-            softening = float(f.attrs.get("softening", SOFTENING))
         self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
         self.vx, self.vy = (t.to(self.device) for t in
                             load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
         self.data_path = data_path
         _, self.n, self.dim = self.y.shape
         self.variant = get_variant(s.variant)
+        softening = law_from_file(data_path).softening  # the edge features' r = |dx| + softening
         self.model = GraphNetwork(s.model_settings(self.dim, softening)).to(self.device)
         if self.model.cfg.msg_dim != s.msg_dim:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "

@@ -144,7 +144,7 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
     divide = model.cfg.node_output in ("force", "newtonian")
     if divide:
         target = target * m[..., None]
-    soft = law_from_file(data_path).softening
+    soft = model.cfg.softening  # the data set's, which the model was trained with
     sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False, softening=soft)  # its messages
     summed = sym.summed_messages(pos, m, q).reshape(-1, len(expressions))
     design = np.column_stack([summed, np.full(len(summed), n - 1.0)])
