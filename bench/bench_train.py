@@ -18,7 +18,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from symdistill.core.config import load_config
-from symdistill.gnn.models import fully_connected_edges
+from symdistill.gnn.data import fully_connected_edges
 from symdistill.gnn.train import Trainer, TrainSettings
 from symdistill.physics.simulate import SimSettings, simulate
 

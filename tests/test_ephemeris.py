@@ -98,7 +98,7 @@ def test_constant_of_a_symbolic_model(short):
     proportional to the reference."""
     from symdistill.core.edges import law_from_file
     from symdistill.rollout.constants import law_constant
-    from symdistill.rollout.run import SymbolicModel
+    from symdistill.distill.model import SymbolicModel
 
     _, path = short
     law = law_from_file(path)
@@ -118,7 +118,7 @@ def test_masses_learned_through_a_symbolic_model(short):
     """One free log-mass per body, from equal masses: Newton's law with G recovers every
     published mass from 100 days of observations; the wrong law does not reproduce them."""
     from symdistill.rollout.constants import learned_masses
-    from symdistill.rollout.run import SymbolicModel
+    from symdistill.distill.model import SymbolicModel
 
     _, path = short
     newton = SymbolicModel([f"-m2*{c}/r**3" for c in ("dx", "dy", "dz")], 3, G_PUBLISHED * np.eye(3), np.zeros(3),

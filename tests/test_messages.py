@@ -89,7 +89,7 @@ def test_dump_records_true_pairwise_forces(r1_model):
         want = d["accelerations"][:][test].reshape(-1, 4, 2)
         keep = np.linspace(0, len(want) - 1, 20).round().astype(int)
         total = np.zeros((20, 4, 2))
-        from symdistill.gnn.models import fully_connected_edges
+        from symdistill.gnn.data import fully_connected_edges
 
         receiver = fully_connected_edges(4, 20)[1].numpy() % 4
         np.add.at(total, (graph, receiver), force)

@@ -84,7 +84,32 @@ def test_pareto_and_choice():
              Candidate(5, 0.5, "dy"), Candidate(9, 0.2, "dx*dy")]
     front = pareto(cands)
     assert [c.complexity for c in front] == [3, 5, 7]
-    assert choose(front)[0].expression == "dx/r"
+    assert choose(front, "score")[0].expression == "dx/r"
+
+
+def test_data_choice_takes_the_simplest_law_that_explains_the_held_out_data():
+    """A front that falls steeply twice (the second, 5-fold drop is the law): the score rule
+    takes the first fall; the data rule takes the simplest member the held-out data cannot tell
+    from the best, here the law; losses at the data's own precision count as equal."""
+    rng = np.random.default_rng(0)
+    nodes = lambda level: level * (1 + 0.1 * rng.standard_normal(2000))  # noqa: E731
+    front = [Candidate(1, 1.0, "1"), Candidate(13, 0.6, "a"), Candidate(15, 0.12, "b"),
+             Candidate(18, 0.024, "law"), Candidate(25, 0.0239, "law + overfit")]
+    for c in front:
+        c.node_losses = nodes(c.loss)
+    assert choose(front, "score")[0].expression == "b"
+    assert choose(front, "data", 1.1)[0].expression == "law"
+    exact = [Candidate(10, 1e-3, "near"), Candidate(20, 3e-29, "law"), Candidate(40, 1e-31, "law + 1e-16 term")]
+    assert choose(exact, "data", 1.1)[0].expression == "law"
+
+
+def test_envelope_power_reads_the_short_range_power():
+    from symdistill.distill.symbolic import envelope_power
+
+    r = np.exp(np.random.default_rng(1).uniform(np.log(0.05), np.log(5), 4000))
+    assert envelope_power(r, np.exp(-r) * (1 + r) / r**2) == -2.0
+    assert envelope_power(r, 1.5 * r**0.5) == 0.5
+    assert envelope_power(r, 2 * (1 - r)) == 0.0
 
 
 def test_choice_rules_on_the_papers_own_front():
@@ -108,7 +133,7 @@ def test_central_decomposition_recovers_the_direction_map(dim):
     F = (np.exp(-r) / r)[:, None] * dx  # any radial magnitude
     A, b = rng.standard_normal((dim, dim)), rng.standard_normal(dim)
     M = F @ A.T + b
-    dec = decompose(M, dx)
+    dec = decompose(M, dx, 0.9)
     assert dec.alignment > 0.9999
     recovered = M @ dec.C.T - dec.c
     cos = (recovered * dx).sum(1) / np.linalg.norm(recovered, axis=1) / r
@@ -116,7 +141,7 @@ def test_central_decomposition_recovers_the_direction_map(dim):
     # a non-central field (rotated by 90 degrees half the time) is not aligned
     turn = np.eye(dim)[[1, 0, *range(2, dim)]] * np.array([-1.0] + [1.0] * (dim - 1))[:, None]
     twisted = np.where((rng.random(3000) < 0.5)[:, None], F @ turn.T, F)
-    assert decompose(twisted @ A.T + b, dx).alignment < 0.99
+    assert decompose(twisted @ A.T + b, dx, 0.9).alignment < 0.99
 
 
 def test_central_decomposition_with_few_strong_edges_in_a_plane():
@@ -132,7 +157,7 @@ def test_central_decomposition_with_few_strong_edges_in_a_plane():
     A, b = rng.standard_normal((3, 3)), rng.standard_normal(3) * 0.01
     M = (-(m2 / r**3)[:, None] * dx) @ A.T + b
     M += 0.01 * rng.standard_normal(M.shape) * (1 + np.abs(M))  # 1% relative noise and a floor
-    dec = decompose(M, dx)
+    dec = decompose(M, dx, 0.9)
     heavy = m2 == 1
     assert dec.alignment > 0.98
     assert abs(np.corrcoef(dec.radial[heavy], 1 / r[heavy] ** 2)[0, 1]) > 0.995
@@ -212,8 +237,20 @@ def test_central_search_recovers_a_law_no_config_names():
                          for f in true_laws(law, 2)["force"]])
     M = F @ np.array([[0.3, -1.2], [0.9, 0.4]]).T + np.array([0.1, -0.2])
     M += 1e-3 * M.std(axis=0) * np.random.default_rng(0).standard_normal(M.shape)
-    s = SRSettings(engine="operon", generations=GENERATIONS, population_size=500, threads=1, seed=0)
+    s = SRSettings(engine="operon", generations=GENERATIONS, population_size=500, threads=1, seed=0,
+                   choice="score", objectives=["r2"])  # messages only: no data set here
     comps, radial = distil(get_engine("operon"), X, M, NAMES, 2, s, [0, 1])
     assert radial["alignment"] > 0.99
     assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \
         radial["chosen"]["expression"]
+
+
+def test_form_and_constants_are_judged_apart():
+    """Spring with a 7% wrong rest length: the right form, the wrong constants (verdict wrong);
+    with the rest length right it is correct on both counts."""
+    law = BUILTIN_LAWS["spring"]
+    off = judge(P("1.685*(r - 0.933)*(0.3*dx - 1.1*dy)/(r - 0.01) + 0.2"), law, 2)
+    assert off["form"] == "correct" and off["verdict"] == "wrong"
+    assert off["evidence"]["force"]["numeric"]["median_relative_error"] > 0.01
+    right = judge(P("1.685*(r - 1.0)*(0.3*dx - 1.1*dy)/(r - 0.01) + 0.2"), law, 2)
+    assert right["form"] == "correct" and right["verdict"] == "correct"

@@ -29,7 +29,7 @@ def test_every_variant_learns(variant, spring_data, tmp_path, tiny):
     assert json.loads((tmp_path / "metrics.json").read_text())["test_mae"] == m["test_mae"]
     model = load_model(tmp_path / "best.pt")
     x, _ = load_graphs(spring_data, "test", 5, max_graphs=8)
-    from symdistill.gnn.models import fully_connected_edges
+    from symdistill.gnn.data import fully_connected_edges
 
     _, raw = model(x.reshape(-1, x.shape[-1]), fully_connected_edges(4, 8))
     msgs = model.messages(raw)
@@ -86,7 +86,7 @@ def test_reload_reproduces_predictions(spring_data, tmp_path, tiny):
     with torch.no_grad():
         want, _ = t._forward(x)
         model = load_model(tmp_path / "best.pt")  # always on the CPU
-        from symdistill.gnn.models import fully_connected_edges
+        from symdistill.gnn.data import fully_connected_edges
 
         got, _ = model(x.cpu().reshape(-1, x.shape[-1]), fully_connected_edges(4, 10))
     if t.device.type == "cpu":
@@ -195,7 +195,7 @@ def test_relative_loss_weighs_each_node_by_its_scale(spring_data, tmp_path, tiny
 
 
 def test_relative_edge_inputs_make_messages_translation_invariant(spring_data, tmp_path, tiny):
-    from symdistill.gnn.models import fully_connected_edges
+    from symdistill.gnn.data import fully_connected_edges
 
     t = Trainer(spring_data, tmp_path, tiny("l1", edge_inputs="relative"), quiet=True)
     t.model.eval()

@@ -9,7 +9,8 @@ import torch
 
 from symdistill.core.schema import enum
 from symdistill.distill.messages import select_components
-from symdistill.gnn.models import GraphNetwork, fully_connected_edges
+from symdistill.gnn.data import fully_connected_edges
+from symdistill.gnn.models import GraphNetwork
 from symdistill.gnn.train import TrainSettings
 from symdistill.gnn.variants import VARIANTS, get_variant
 

@@ -6,6 +6,7 @@ rule symbolic_regression:
         model=rules.train_gnn.output.best,
         messages=rules.dump_messages.output[0],
         selected=rules.select_messages.output[0],
+        data=rules.simulate.output[0],
     output:
         f"{MODEL}/sr_{{engine}}.json",
     log:
@@ -24,6 +25,7 @@ rule symbolic_regression:
         "../../envs/symbolic.yaml"
     shell:
         "symdistill-sr --messages {input.messages} --selected {input.selected} --model {input.model} "
+        "--data {input.data} "
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 

@@ -29,6 +29,7 @@ class Decomposition:
     C: np.ndarray  # [d, k]
     c: np.ndarray  # [d]
     radial: np.ndarray  # s per edge
+    perpendicular: np.ndarray  # |C M - c - s u| per edge: the network's error, for a central force
     alignment: float  # fraction of |C M - c|^2 along u on the kept edges (1 = exactly central)
 
 
@@ -73,8 +74,9 @@ def _least_misaligned(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return P @ vec[:, 0]
 
 
-def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) -> Decomposition:
-    """Find C, c with C M - c parallel to dx on (the best aligned ``keep`` fraction of) the edges.
+def decompose(M: np.ndarray, dx: np.ndarray, keep: float, iters: int = 8) -> Decomposition:
+    """Find C, c with C M - c parallel to dx on the best aligned ``keep`` fraction of the edges
+    (symbolic.align_keep).
 
     Minimises the misaligned fraction sum |F x u|^2 / sum |F|^2 of F = C M - c, which, unlike a
     unit-norm constraint on (C, c), no F ~ 0 can satisfy: messages confined to a subspace (orbits
@@ -121,9 +123,10 @@ def decompose(M: np.ndarray, dx: np.ndarray, keep: float = 0.9, iters: int = 8) 
     alignment = float((s[kept] ** 2).sum() / tot) if tot > 0 else 0.0
     # fix the arbitrary scale: median |s| = 1 on the kept edges (for repeatable output only)
     med = np.median(np.abs(s[kept]))
+    perp = np.linalg.norm(F - s[:, None] * u, axis=1)
     if med > 0:
-        C, c, s = C / med, c / med, s / med
-    return Decomposition(C, c, s, alignment)
+        C, c, s, perp = C / med, c / med, s / med, perp / med
+    return Decomposition(C, c, s, perp, alignment)
 
 
 def spatial_names(names: list[str], dim: int) -> list[str]:

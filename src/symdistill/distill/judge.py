@@ -9,7 +9,8 @@ import numpy as np
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
 from symdistill.core.provenance import SR_RESULT, atomic_path, record_inputs
-from symdistill.distill.verdict import judge
+from symdistill.distill.model import SymbolicModel
+from symdistill.distill.verdict import judge, law_constants
 from symdistill.report.plots import pyplot, save
 
 RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
@@ -26,18 +27,24 @@ def judge_results(sr_path, messages_path) -> dict:
         front = []
         for member in comp["pareto"]:
             v = judge(member["expression"], law, dim)
-            front.append({**member, "verdict": v["verdict"],
+            front.append({**member, "verdict": v["verdict"], "form": v["form"],
                           "numeric_r2": v["evidence"]["force"]["numeric"]["r2"]})
         best = max(front, key=lambda m: (RANK[m["verdict"]], -m["complexity"]))
         comps.append({
             "component": comp["component"], **comp["chosen"], "verdict": chosen["verdict"],
+            "form": chosen["form"],
             "reason": comp["chosen"].get("reason", ""),
             "evidence": chosen["evidence"], "front": front,
             "best_on_front": best["verdict"],
             "best_on_front_complexity": best["complexity"] if RANK[best["verdict"]] else None,
         })
     keys = ("law", "dim", "n", "variant", "seed", "engine")
-    return {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential), "components": comps}
+    out = {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential), "components": comps,
+           "chosen_law": sr["chosen_law"]}
+    if "calibration" in sr:  # the law calibrated on the data: its constants against the truth's
+        out["calibration"] = sr["calibration"]
+        out["constants"] = law_constants(SymbolicModel.from_dict(sr["calibration"]["model"]), law)
+    return out
 
 
 def plot_fronts(result: dict, out_png) -> None:

@@ -24,7 +24,8 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     import torch  # only this step runs the network; selection stays light
 
     from symdistill.gnn.data import load_graphs
-    from symdistill.gnn.models import fully_connected_edges, load_model
+    from symdistill.gnn.data import fully_connected_edges
+    from symdistill.gnn.models import load_model
 
     inputs = record_inputs(out, model=model_path, data=data_path)
     with torch.no_grad():

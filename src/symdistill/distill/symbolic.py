@@ -14,18 +14,19 @@ import importlib.util
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import sympy as sp
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import law_from_file
+from symdistill.core.edges import law_from_file, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
+from symdistill.core.fit import least_squares
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
-from symdistill.core.schema import settings_json, stage_settings
-from symdistill.distill import central, simplify
+from symdistill.core.schema import enum, settings_json, stage_settings
+from symdistill.distill import calibrate, central, simplify
 
 #: Engine-neutral operator names -> Operon symbol names.
 OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
@@ -44,6 +45,8 @@ class SRSettings:
     ``symbolic`` section; published: PySR with + * inv exp log, 5,000 samples)."""
 
     engine: str
+    objectives: list[str]
+    snr: float
     samples: int
     trim: float
     time_limit: float
@@ -57,6 +60,10 @@ class SRSettings:
     structure: str
     choice: str
     loss_tolerance: float
+    data_tolerance: float
+    calibration_graphs: int
+    envelope: bool
+    align_keep: float
     simplify: bool
     restarts: int
     seed: int
@@ -65,9 +72,15 @@ class SRSettings:
 
 @dataclass
 class Candidate:
+    """One law on a front: its complexity, its loss and its expression (sympy text)."""
+
     complexity: int
-    loss: float  # mean squared error on the sample
+    loss: float  # the front's loss: squared error on the messages, or held-out data loss (choice: data)
     expression: str  # sympy string in the edge variables
+    message_loss: float | None = None  # mean squared error on the messages, where loss is another
+    node_losses: np.ndarray | None = field(default=None, repr=False)  # per held-out node (choice: data)
+    origin: str = ""  # which search found it (raw or envelope target)
+    info: dict = field(default_factory=dict)  # calibration results, written with the member
 
     @property
     def sympy(self) -> sp.Expr:
@@ -121,7 +134,7 @@ class OperonEngine:
             raise ValueError(f"symbolic.operators {unknown} not available in Operon; use {sorted(OPERON_SYMBOLS)}")
         symbols = ",".join(dict.fromkeys([OPERON_SYMBOLS[o] for o in s.operators] + ["constant", "variable"]))
         reg = SymbolicRegressor(
-            allowed_symbols=symbols, objectives=["r2", "length"], max_length=s.max_length,
+            allowed_symbols=symbols, objectives=[s.objectives[0], "length"], max_length=s.max_length,
             population_size=s.population_size, optimizer_iterations=s.optimizer_iterations,
             generations=s.generations or 10**7, max_evaluations=10**12,
             max_time=max(1, int(round(s.time_limit))),
@@ -238,8 +251,11 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
     return front
 
 
-CHOICES = ("score", "best")
-STRUCTURES = ("central", "none")
+CHOICES = tuple(enum("choice"))
+#: a held-out data loss (normalised squared error) below this is the data's own precision: every
+#: such law reproduces the data exactly (relative error < 1e-7), so the simplest of them is chosen
+EXACT = 1e-14
+STRUCTURES = tuple(enum("structure"))
 
 
 def scores(front: list[Candidate]) -> list[float]:
@@ -255,16 +271,27 @@ def scores(front: list[Candidate]) -> list[float]:
     return out
 
 
-def choose(front: list[Candidate], rule: str = "best", tolerance: float = 1.5) -> tuple[Candidate, str]:
+def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -> tuple[Candidate, str]:
     """The chosen member of a front (sorted by complexity) and the reason, by ``rule``:
 
     "score": the top score over the whole front (Cranmer et al. 2020, no loss threshold);
-    "best": the top score among members within ``tolerance`` x the lowest loss (PySR's default).
+    "best": the top score among members within ``tolerance`` x the lowest loss (PySR's default);
+    "data": on a front of laws calibrated on the data (``loss`` = held-out data loss), the
+    simplest member within ``tolerance`` x the lowest loss, or not above it by more than two
+    standard errors of the paired per-node difference (it explains the held-out data as well).
     """
     if rule not in CHOICES:
         raise ValueError(f"unknown symbolic.choice {rule!r}; choose from {CHOICES}")
-    sc = scores(front)
     best_loss = min(c.loss for c in front)
+    if rule == "data":
+        best = min(front, key=lambda c: c.loss)
+        for c in front:
+            diff = c.node_losses - best.node_losses if c.node_losses is not None else None
+            se = 2 * float(diff.std() / np.sqrt(len(diff))) if diff is not None and np.isfinite(diff).all() else 0.0
+            if c.loss <= tolerance * best_loss + EXACT or (diff is not None and float(diff.mean()) <= se):
+                return c, (f"data: simplest with held-out data loss {c.loss:.3g} within {tolerance} x "
+                           f"the lowest {best_loss:.3g} or two standard errors of it")
+    sc = scores(front)
     eligible = list(range(len(front)))
     if rule == "best":
         eligible = [i for i, c in enumerate(front) if c.loss <= tolerance * best_loss]
@@ -284,7 +311,10 @@ def trimmed(y: np.ndarray, keep: float) -> np.ndarray:
 
 def describe(c: Candidate) -> dict:
     e = c.sympy
-    return {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
+    out = {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(e)}
+    if c.message_loss is not None and np.isfinite(c.message_loss):
+        out["message_loss"] = c.message_loss
+    return {**out, **({"origin": c.origin} if c.origin else {}), **c.info}
 
 
 def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
@@ -317,18 +347,162 @@ def _evaluate(text: str, names: list[str], X: np.ndarray) -> np.ndarray:
         return np.broadcast_to(np.asarray(fn(*X.T), dtype=float), (len(X),)).astype(float)
 
 
+def envelope_power(r: np.ndarray, y: np.ndarray, closest: float = 0.2, grid: float = 0.5) -> float:
+    """The power k of the short-range envelope |y| ~ r^k, rounded to ``grid``: the slope of
+    median log|y| against median log r over five bins of the ``closest`` fraction of edges.
+
+    A law singular at short range (1/r^2, e^-r/r) spans orders of magnitude there, so a
+    squared-error search sees only its closest edges; divided by r^k it is of order one
+    everywhere. Read from the data alone (the leading power, as dimensional analysis would give)."""
+    ok = np.isfinite(y) & (y != 0) & (r > 0)
+    r, y = r[ok], np.abs(y[ok])
+    if len(r) < 50:
+        return 0.0
+    near = r <= np.quantile(r, closest)
+    edges = np.quantile(r[near], np.linspace(0, 1, 6))
+    bins = np.clip(np.searchsorted(edges, r[near], side="right") - 1, 0, 4)
+    lr = np.array([np.median(np.log(r[near][bins == b])) for b in range(5) if (bins == b).any()])
+    ly = np.array([np.median(np.log(y[near][bins == b])) for b in range(5) if (bins == b).any()])
+    if len(lr) < 3 or np.ptp(lr) <= 0:
+        return 0.0
+    k = float(np.polyfit(lr, ly, 1)[0])
+    return float(np.round(k / grid) * grid) if np.isfinite(k) else 0.0
+
+
+def _times_power(c: Candidate, k: float, r: sp.Symbol) -> Candidate:
+    """A member found for y / r^k, as a law for y."""
+    power = sp.Integer(int(k)) if float(k).is_integer() else sp.Rational(int(round(2 * k)), 2)
+    e = sp.Mul(r**power, c.sympy)
+    return Candidate(simplify.complexity(e), c.loss, str(e), origin=c.origin)
+
+
+def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
+                      s: SRSettings, context: dict | None) -> list[Candidate]:
+    """Fronts for the radial law, merged: searches on it as it is and (``s.envelope``) divided
+    by its short-range envelope r^k (``envelope_power``), each with every objective of
+    ``s.objectives``, on the edges whose radial part exceeds ``s.snr`` x ``noise`` (the part
+    across dx), then trimmed (``s.trim``) in the target's own scale; members are mapped back.
+    Every member carries its mean squared error on the raw radial values of those edges
+    (``message_loss``); duplicates are dropped."""
+    r_col = S[:, names.index("r")]
+    signal = np.abs(radial) > s.snr * noise if s.snr else np.ones(len(radial), dtype=bool)
+    if signal.sum() < max(50, 0.05 * len(radial)):  # too few edges above the noise: keep all
+        signal = np.ones(len(radial), dtype=bool)
+    targets = {"raw": 0.0}
+    k = envelope_power(r_col[signal], radial[signal]) if s.envelope else 0.0
+    if k:
+        targets[f"r^{k:g} envelope"] = k
+    raw_keep = signal & trimmed(radial, s.trim)
+    r_sym = sp.Symbol("r", real=True)
+    out: dict[str, Candidate] = {}
+    for label, k in targets.items():
+        y = radial * r_col ** -k
+        keep = signal & trimmed(y, s.trim) & np.isfinite(y)
+        for objective in s.objectives:
+            for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context):
+                c.origin = f"{label}, {objective}"
+                c = _times_power(c, k, r_sym) if k else c
+                g = _evaluate(c.expression, names, S[raw_keep])
+                ok = np.isfinite(g)
+                if ok.mean() < 0.99:
+                    continue
+                _, _, resid = least_squares(g[ok, None], radial[raw_keep][ok])
+                c.message_loss = float(np.mean(resid**2))
+                if c.expression not in out or c.complexity < out[c.expression].complexity:
+                    out[c.expression] = c
+    return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss))
+
+
+def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
+                      divide: bool | None = None) -> Candidate | None:
+    """A radial law calibrated on the data (``calibrate.calibrate_law``): its constants, the
+    read-out B (force = g B dx/|dx|) and (unless ``divide`` fixes it) the mass power fitted to
+    the training accelerations. Returned as the physical radial law beta g (beta = trace(B) / d)
+    with the held-out loss."""
+    cal = calibrate.calibrate_law({"radial": c.expression}, data["train"], data["held_out"], divide)
+    if cal is None or not np.isfinite(cal.loss):
+        return None
+    B = cal.model.W
+    beta = float(np.trace(B) / dim)
+    template, params, _ = calibrate.free_constants(parse_expression(c.expression, names))
+    g_cal = template.xreplace({p: sp.Float(float(f"{t:.10g}")) for p, t in zip(params, cal.constants)})
+    law = to_sympy_string(str(sp.Float(float(f"{beta:.10g}")) * g_cal), names) if beta else str(g_cal)
+    info = {"data_r2": cal.r2, "data_median_relative_error": cal.median_relative_error,
+            "divide_by_mass": cal.model.divide_by_mass,
+            "anisotropy": float(np.linalg.norm(B - beta * np.eye(dim)) / max(np.linalg.norm(B), 1e-300)),
+            "model": cal.model.describe()}
+    return Candidate(simplify.complexity(parse_expression(law, names)), cal.loss, law, c.message_loss,
+                     cal.node_losses, c.origin, info)
+
+
+def _mass_power(pool: list[Candidate], names: list[str], dim: int, data: dict, tolerance: float) -> bool:
+    """The read-out family of the model (is the acceleration the summed forces over the
+    receiver's mass, or the summed terms themselves?), from the data: of the eight laws that fit
+    the messages best, that of the one whose read-out alone (its own constants kept) fits the
+    held-out data best; among laws that fit it
+    equally well (a force law g with division and g / m1 without are the same physics), that of
+    the one that fits the messages best."""
+    fits = []
+    for c in sorted(pool, key=lambda c: c.message_loss)[:8]:  # the laws that fit the messages best
+        cal = calibrate.calibrate_law({"radial": c.expression}, data["train"], data["held_out"], fit_constants=False)
+        if cal is not None and np.isfinite(cal.loss):
+            fits.append((c, cal))
+    if not fits:
+        return True
+    lowest = min(cal.loss for _, cal in fits)
+    tied = [(c, cal) for c, cal in fits if cal.loss <= tolerance * lowest + EXACT]
+    return bool(min(tied, key=lambda t: t[0].message_loss)[1].model.divide_by_mass)
+
+
+def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data: dict,
+                       divide: bool | None = None) -> list[Candidate]:
+    """Each calibrated member's backward eliminations on the data (``calibrate.eliminations``:
+    terms dropped while the training fit misses them least), each calibrated again. A term the
+    network's errors put into a law, and the data does not need, goes."""
+    out: dict[str, Candidate] = {}
+    spatial = [sp.Symbol(n, real=True) for n in spatial_columns(dim)]
+    dist = sp.Symbol("r", real=True) - sp.Float(data["train"].softening)
+    seen = {c.expression for c in front}
+    for c in front:
+        terms = sp.Add.make_args(sp.expand(parse_expression(c.expression, names)))
+        if not 2 <= len(terms) <= simplify.MAX_TERMS:
+            continue
+        chain = calibrate.eliminations(list(terms), [x / dist for x in spatial], data["train"],
+                                       c.info.get("divide_by_mass", True) if divide is None else divide)
+        for keep, beta in chain[1:]:
+            text = to_sympy_string(str(sp.Add(*[sp.Float(float(f"{b:.10g}")) * terms[i] for i, b in zip(keep, beta)])), names)
+            if text in seen:
+                continue
+            seen.add(text)
+            cal = _calibrate_radial(Candidate(0, np.nan, text, origin=f"{c.origin}, data elimination"), names, dim,
+                                    data, divide)
+            if cal is not None:
+                out[cal.expression] = cal
+    return list(out.values())
+
+
 def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int,
-                       s: SRSettings, context: dict) -> tuple[list[dict], dict]:
-    """One search for the radial scalar of a central force; every component rebuilt from each
-    front member with its direction and offset refitted by least squares (symdistill.distill.central)."""
+                       s: SRSettings, context: dict, data: dict | None = None) -> tuple[list[dict], dict]:
+    """One search (or two: ``radial_candidates``) for the radial scalar of a central force;
+    with ``choice: data`` every candidate is calibrated on the data set's accelerations and the
+    front is held-out data loss against complexity; every component is rebuilt from each front
+    member with its direction and offset refitted on the messages (symdistill.distill.central)."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
     dx, S = X[:, :dim], X[:, dim:]
-    dec = central.decompose(msgs, dx)
+    dec = central.decompose(msgs, dx, keep=s.align_keep)
     keep = trimmed(dec.radial, s.trim)
-    front = search_front(engine, S[keep], dec.radial[keep], scalars, s, context)
+    pool = radial_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
+    if s.choice == "data":
+        if data is None:
+            raise ValueError("symbolic.choice 'data' needs the data set (--data)")
+        divide = _mass_power(pool, scalars, dim, data, s.data_tolerance)
+        front = pareto([c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in pool) if c is not None])
+        front = pareto(front + _data_eliminations(front, scalars, dim, data, divide))
+    else:
+        front = pareto([replace(c, loss=c.message_loss) for c in pool])
     if not front:
         raise RuntimeError(f"{s.engine} returned no usable expression for the radial law")
-    chosen, why = choose(front, s.choice, s.loss_tolerance)
+    chosen, why = choose(front, s.choice, s.data_tolerance if s.choice == "data" else s.loss_tolerance)
     comps = []
     for k, c in enumerate(context["components"]):
         members = []
@@ -346,32 +520,72 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
     return comps, radial
 
 
+def _calibrate_components(texts: list[str], names: list[str], dim: int, data: dict) -> calibrate.Calibration | None:
+    """Per-component laws calibrated together on the data (shared read-out; each keeps its constants)."""
+    return calibrate.calibrate_law({"components": texts}, data["train"], data["held_out"])
+
+
 def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
            components: list[int], model: str | None = None,
-           softening: float = SOFTENING) -> tuple[list[dict], dict | None]:
+           softening: float = SOFTENING, data: dict | None = None) -> tuple[list[dict], dict | None]:
     """Laws for the message columns ``msgs`` [E, k] (components ``components`` of the model) on
     edges X (r = |dx| + ``softening``): by the central structure (one radial search) or one
-    search per component."""
+    search per component. ``data`` (train and held-out ``calibrate.Frames``) is needed by
+    ``choice: data``, which calibrates the candidates on the data set's accelerations."""
     if s.structure not in STRUCTURES:
         raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
     if s.structure == "central" and engine.name != "eql":
         return central_components(engine, X, msgs, names, dim, s,
-                                  {"components": components, "model": model, "softening": softening})
-    comps = []
+                                  {"components": components, "model": model, "softening": softening}, data)
+    fronts = []
     for k, c in enumerate(components):
         y = msgs[:, k]
         keep = trimmed(y, s.trim)
         front = search_front(engine, X[keep], y[keep], names, s, {"component": int(c), "model": model})
         if not front:
             raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
-        chosen, why = choose(front, s.choice, s.loss_tolerance)
-        comps.append({"component": int(c), "pareto": [describe(x) for x in front],
-                      "chosen": {**describe(chosen), "reason": why}})
+        fronts.append(front)
+    # each component by the message score; with choice: data, then each in turn by the data
+    # with the others held at their current choice (one pass of coordinate descent)
+    picks = [choose(front, "score")[0] for front in fronts]
+    whys = [choose(front, "score")[1] for front in fronts]
+    if s.choice != "data":
+        picks, whys = zip(*(choose(front, s.choice, s.loss_tolerance) for front in fronts))
+        picks, whys = list(picks), list(whys)
+    else:
+        if data is None:
+            raise ValueError("symbolic.choice 'data' needs the data set (--data)")
+        for k, front in enumerate(fronts):
+            calibrated = []
+            for member in front:
+                texts = [m.expression for m in picks[:k]] + [member.expression] + [m.expression for m in picks[k + 1 :]]
+                cal = _calibrate_components(texts, names, dim, data)
+                if cal is not None and np.isfinite(cal.loss):
+                    calibrated.append(replace(member, loss=cal.loss, message_loss=member.loss,
+                                              node_losses=cal.node_losses,
+                                              info={"data_r2": cal.r2, "model": cal.model.describe()}))
+            if calibrated:
+                fronts[k] = pareto(calibrated)
+                picks[k], whys[k] = choose(fronts[k], "data", s.data_tolerance)
+    comps = [{"component": int(c), "pareto": [describe(x) for x in front],
+              "chosen": {**describe(pick), "reason": why}}
+             for c, front, pick, why in zip(components, fronts, picks, whys)]
+    if data is not None:  # the chosen set, calibrated together (the symbolic model of this law)
+        cal = _calibrate_components([p.expression for p in picks], names, dim, data)
+        if cal is not None:
+            comps[0]["calibration"] = {**cal.summary(), "divide_by_mass": cal.model.divide_by_mass}
     return comps, None
 
 
-def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None) -> dict:
-    """Search a law for the selected message components of a message dump."""
+def calibration_data(data_path, s: SRSettings, softening: float) -> dict:
+    """The frames a candidate law is calibrated on (training split) and judged on (validation)."""
+    return {"train": calibrate.Frames.read(data_path, "train", s.calibration_graphs, softening),
+            "held_out": calibrate.Frames.read(data_path, "validation", s.calibration_graphs, softening)}
+
+
+def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None, data_path=None) -> dict:
+    """Search a law for the selected message components of a message dump (``data_path``, the
+    model's data set, is needed by ``choice: data``)."""
     sel = SELECTION.read(selected_path)
     engine = get_engine(s.engine)
     with MESSAGES.open(messages_path) as h:
@@ -382,12 +596,23 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
                 if k in ("law", "dim", "n", "variant", "seed", "potential")}
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
+    softening = law_from_file(messages_path).softening
+    if s.choice == "data" and data_path is None:
+        raise ValueError("symbolic.choice 'data' calibrates the laws on the data set: give --data")
+    data = calibration_data(data_path, s, softening) if s.choice == "data" else None
     comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
-                           sel["components"], str(model_path) if model_path else None,
-                           law_from_file(messages_path).softening)
+                           sel["components"], str(model_path) if model_path else None, softening, data)
     out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
     if radial is not None:
         out["radial"] = radial
+        out["chosen_law"] = {"radial": radial["chosen"]["expression"]}
+        if "model" in radial["chosen"]:
+            out["calibration"] = {k: radial["chosen"][k] for k in
+                                  ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")}
+    else:
+        out["chosen_law"] = {"components": [c["chosen"]["expression"] for c in comps]}
+        if "calibration" in comps[0]:
+            out["calibration"] = comps[0].pop("calibration")
     return {**out, "components": comps}
 
 
@@ -396,6 +621,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--messages", required=True, help="messages.h5 of a model (symdistill-messages dump)")
     p.add_argument("--selected", required=True, help="selected.json of the same model")
     p.add_argument("--model", help="trained model (needed by the eql engine)")
+    p.add_argument("--data", help="the model's data set (needed by choice: data, which calibrates laws on it)")
     p.add_argument("--settings", default="{}", help="JSON object of SRSettings fields (schema section 'symbolic')")
     p.add_argument("--threads", type=int, default=None, help="search threads (overrides the settings)")
     p.add_argument("--out", required=True, help="sr_<engine>.json to write: fronts and chosen laws")
@@ -408,8 +634,8 @@ def main(argv: list[str] | None = None) -> None:
         if s.engine == "pysr":
             PySREngine.check()
         inputs = record_inputs(a.out, messages=a.messages, selected=a.selected,
-                               **({"model": a.model} if a.model else {}))
-        result = {**regress_messages(a.messages, a.selected, s, a.model), "inputs": inputs}
+                               **({"model": a.model} if a.model else {}), **({"data": a.data} if a.data else {}))
+        result = {**regress_messages(a.messages, a.selected, s, a.model, a.data), "inputs": inputs}
         with atomic_path(a.out) as tmp:
             tmp.write_text(json.dumps(result, indent=2))
     for comp in result["components"]:

@@ -140,19 +140,6 @@ class GraphNetwork(MessagePassing):
         return self.variant.penalty(raw, self.cfg.msg_dim)
 
 
-def fully_connected_edges(n: int, graphs: int, device=None) -> Tensor:
-    """edge_index [2, graphs * n(n-1)] of ``graphs`` disjoint complete digraphs without self-loops.
-
-    Row 0 is the source j, row 1 the receiver i (PyG's source_to_target flow), so x_i is the
-    receiving node in ``edge_update``.
-    """
-    src, dst = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
-    keep = src != dst
-    base = torch.stack([src[keep], dst[keep]])  # [2, n(n-1)]
-    offsets = (torch.arange(graphs) * n).repeat_interleave(base.shape[1])
-    return (base.repeat(1, graphs) + offsets).to(device)
-
-
 def save_model(path, model: GraphNetwork, **extra) -> None:
     """Write weights plus the settings that rebuild the model, so a file alone is enough to load."""
     with atomic_path(path) as tmp:  # a crash never leaves a best.pt that looks complete

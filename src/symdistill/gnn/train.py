@@ -26,9 +26,9 @@ from symdistill.core.edges import law_from_file
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
-from symdistill.gnn.data import load_graphs
 from symdistill.gnn.eql import EQLTraining
-from symdistill.gnn.models import GraphNetwork, ModelSettings, fully_connected_edges, save_model
+from symdistill.gnn.data import fully_connected_edges, load_graphs
+from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
 from symdistill.gnn.variants import VARIANTS, get_variant
 
 

@@ -206,7 +206,7 @@ class EQL(L1):
     def prepare(self, trainer) -> None:
         """Fixed input scales from the training edges."""
         from symdistill.gnn.eql import edge_inputs
-        from symdistill.gnn.models import fully_connected_edges
+        from symdistill.gnn.data import fully_connected_edges
 
         probe = trainer.x[: min(len(trainer.x), 2048)]
         e = fully_connected_edges(trainer.n, len(probe), trainer.device)

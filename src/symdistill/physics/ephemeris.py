@@ -28,7 +28,7 @@ import numpy as np
 from symdistill.core.cli import errors, parser
 from symdistill.core.provenance import atomic_path, config_hash, stamp, versions
 from symdistill.core.schema import settings_json, stage_settings
-from symdistill.physics.simulate import split_indices
+from symdistill.core.frames import split_indices
 
 #: Gaussian gravitational constant k (IAU 1938/1976): G = k^2 in AU^3 / (solar mass day^2)
 GAUSS_K = 0.01720209895

@@ -23,6 +23,7 @@ from symdistill.core.laws import Law, get_law
 from symdistill.core.provenance import config_hash, stamp
 from symdistill.core.schema import stage_settings
 from symdistill.physics.integrate import integrate
+from symdistill.core.frames import split_indices, split_sizes
 from symdistill.physics.nbody import NBody
 
 
@@ -74,31 +75,6 @@ def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, sp
         "velocities": x[..., dim : 2 * dim],
         "masses": np.exp(mass_sigma * x[..., -1]),
         "charges": np.where(charges == 0, 1.0, charges) if law.signed_charges else charges,
-    }
-
-
-def split_sizes(n_sims: int, validation: float, test: float,
-                need: tuple[str, ...] = ("train", "validation", "test")) -> tuple[int, int, int]:
-    """Simulations in (train, validation, test); each split in ``need`` must get at least one
-    (the workflow trains, validates and tests, so it needs all three)."""
-    n_val, n_test = int(round(validation * n_sims)), int(round(test * n_sims))
-    sizes = (n_sims - n_val - n_test, n_val, n_test)
-    empty = [name for name, k in zip(("train", "validation", "test"), sizes) if k < 1 and name in need]
-    if empty:
-        raise ValueError(f"n_sims={n_sims} with validation={validation} and test={test} leaves no "
-                         f"{' or '.join(empty)} simulations; raise n_sims or change the fractions")
-    return sizes
-
-
-def split_indices(count: int, validation: float, test: float, seed: int) -> dict[str, np.ndarray]:
-    """Reproducible train / validation / test split of ``count`` systems (simulations, or
-    stretches of an ephemeris)."""
-    order = np.random.default_rng([seed, 7919]).permutation(count)
-    _, n_val, n_test = split_sizes(count, validation, test, need=("train",))
-    return {
-        "validation": np.sort(order[:n_val]),
-        "test": np.sort(order[n_val : n_val + n_test]),
-        "train": np.sort(order[n_val + n_test :]),
     }
 
 

@@ -1,6 +1,6 @@
 """What a recovered law says about observed data: its constant and the bodies' masses.
 
-The symbolic model (symdistill.rollout.run.SymbolicModel: the chosen message laws through a
+The symbolic model (symdistill.distill.model.SymbolicModel: the chosen message laws through a
 linear read-out fitted to the GNN) is a law with numbers in it. ``law_constant`` compares its
 pairwise term with the data set's reference law (unit constant), which gives G for Newton's law;
 ``learned_masses`` frees one log-mass per body and fits the symbolic model to the observed
@@ -11,22 +11,20 @@ the recovered law and the observations alone.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy.optimize import least_squares as nonlinear_least_squares
 
 from symdistill.core.edges import pair_forces
 from symdistill.core.fit import r_squared
+from symdistill.core.frames import read_frames, split_nodes
 from symdistill.core.laws import Law
 from symdistill.core.provenance import DATA_SET
-from symdistill.gnn.data import load_graphs
-from symdistill.rollout.run import SymbolicModel
+from symdistill.distill.model import SymbolicModel
 
 
 def _test_nodes(data_path, graphs: int, dim: int):
     """Positions, velocities, charges, masses and observed accelerations of the test frames."""
-    x, y = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
-    x, y = x.numpy(), y.numpy()
-    return x[..., :dim], x[..., dim : 2 * dim], x[..., 2 * dim], x[..., -1], y
+    x, y = read_frames(data_path, "test", max_graphs=graphs)
+    return (*split_nodes(x, dim), y)
 
 
 def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) -> dict:

@@ -1,41 +1,40 @@
 """Use the recovered laws: integrate trajectories with a trained GNN and with its distilled
 symbolic model, beside the true simulator, in and out of the training distribution.
 
-The symbolic model is built from the GNN alone: the chosen expression phi_k(edge) of each of
-the d selected message components, and a linear read-out fitted to the GNN's own node outputs,
-
-    m_i a_i = W sum_j phi(e_ij) + (n_i - 1) v      (force / newtonian node outputs)
-    a_i     = W sum_j phi(e_ij) + (n_i - 1) v      (acceleration node output)
-
-so the node model is distilled too (acceleration = summed messages / own mass); the fit's R^2
-against the GNN says how well that holds. (n_i - 1) v is a per-edge constant, so the model
-applies to any number of particles. All three simulators use the same adaptive integrator.
-An observed data set has no simulator: its truth is the observations after its span (condition
-``holdout``), and symdistill.rollout.constants reads the law's constant and the masses from it.
+The symbolic model (symdistill.distill.model.SymbolicModel) is the chosen law calibrated on the
+data set's own training accelerations (symdistill.distill.calibrate): the constants inside its
+expressions, the read-out W, v and whether the node model divides by the receiver's mass are
+fitted to the data, not to the network, whose close-encounter errors would otherwise set them.
+The read-out fitted to the GNN's outputs is kept as a diagnostic (``gnn_readout_r2``). A wrong
+law is calibrated the same way and stays wrong: only its numbers move. All three simulators
+use the same adaptive integrator. An observed data set has no simulator: its truth is the
+observations after its span (condition ``holdout``), and symdistill.rollout.constants reads the
+law's constant and the masses from it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from dataclasses import asdict, replace
 
 import h5py
 import numpy as np
-import sympy as sp
 import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import edge_columns, edge_features, law_from_file
-from symdistill.core.expr import parse_expression
+from symdistill.core.edges import law_from_file
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.laws import SOFTENING, Law
+from symdistill.core.frames import node_features, read_frames, split_nodes
+from symdistill.core.laws import Law
 from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
 from symdistill.core.schema import settings_json, stage_settings
-from symdistill.gnn.data import load_graphs, node_features
-from symdistill.gnn.models import GraphNetwork, fully_connected_edges, load_model
+from symdistill.distill import calibrate
+from symdistill.distill.calibrate import Frames, calibrate_law
+from symdistill.distill.model import SymbolicModel
+from symdistill.gnn.data import fully_connected_edges
+from symdistill.gnn.models import GraphNetwork, load_model
 from symdistill.physics.integrate import integrate
 from symdistill.physics.nbody import NBody
 from symdistill.physics.simulate import draw_initial_states
@@ -85,61 +84,12 @@ def gnn_accelerations(model: GraphNetwork):
     return acc
 
 
-@lru_cache(maxsize=8)
-def _pairs(n: int):
-    """Ordered pairs (receiver i, sender j), i != j, and the receiver incidence [n, E]."""
-    i, j = np.nonzero(~np.eye(n, dtype=bool))
-    recv = np.zeros((n, len(i)))
-    recv[i, np.arange(len(i))] = 1.0
-    return i, j, recv
-
-
-def edge_feature_columns(pos, masses, charges, i, j, softening: float = SOFTENING) -> list[np.ndarray]:
-    """Edge features in ``edge_columns`` order, [S, E] each, for receivers i and senders j."""
-    cols = edge_features(pos[:, i], pos[:, j], masses[:, i], masses[:, j], charges[:, i], charges[:, j], softening)
-    return [cols[c] for c in edge_columns(pos.shape[-1])]
-
-
-@dataclass
-class SymbolicModel:
-    """Per-edge message expressions and the linear read-out distilled from the GNN."""
-
-    expressions: list[str]
-    dim: int
-    W: np.ndarray  # [d, k]
-    v: np.ndarray  # [d], per incoming edge
-    divide_by_mass: bool
-    node_r2: float = float("nan")  # read-out fit against the GNN's node outputs
-    softening: float = SOFTENING  # the data set's: r = |dx| + softening in the expressions
-
-    def __post_init__(self):
-        cols = edge_columns(self.dim)
-        syms = [sp.Symbol(c, real=True) for c in cols]
-        self._fns = [sp.lambdify(syms, parse_expression(e, cols, what=f"message expression {e!r}"), "numpy")
-                     for e in self.expressions]
-
-    def messages(self, pos, masses, charges) -> tuple[np.ndarray, list[np.ndarray]]:
-        """phi on every ordered pair (``_pairs`` order), [S, E, k], and the edge features it saw."""
-        i, j, _ = _pairs(pos.shape[1])
-        feats = edge_feature_columns(pos, masses, charges, i, j, self.softening)
-        with np.errstate(all="ignore"):
-            return np.stack([np.broadcast_to(f(*feats), feats[0].shape) for f in self._fns], axis=-1), feats
-
-    def summed_messages(self, pos, masses, charges) -> np.ndarray:
-        """phi on every ordered pair, summed per receiver: [S, n, k]."""
-        return np.einsum("ne,sek->snk", _pairs(pos.shape[1])[2], self.messages(pos, masses, charges)[0])
-
-    def accelerations(self, pos, vel, masses, charges) -> np.ndarray:
-        n = pos.shape[1]
-        out = self.summed_messages(pos, masses, charges) @ self.W.T + (n - 1) * self.v
-        return out / masses[..., None] if self.divide_by_mass else out
-
-
-def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int = 2000) -> SymbolicModel:
-    """Fit the read-out W, v of the symbolic model to the GNN's predictions on test graphs."""
-    x, _ = load_graphs(data_path, "test", max_graphs=graphs, dtype=torch.float64)
+def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: int = 2000) -> SymbolicModel:
+    """The read-out W, v of the symbolic model fitted to the GNN's predictions on test graphs
+    (a diagnostic: how well the expressions reproduce the network; the model is ``calibrated``)."""
+    x, _ = read_frames(data_path, "test", max_graphs=graphs)
     n, d = x.shape[1], model.cfg.dim
-    pos, vel, q, m = x[..., :d].numpy(), x[..., d : 2 * d].numpy(), x[..., 2 * d].numpy(), x[..., -1].numpy()
+    pos, vel, q, m = split_nodes(x, d)
     target = gnn_accelerations(model)(pos, vel, m, q)
     divide = model.cfg.node_output in ("force", "newtonian")
     if divide:
@@ -158,6 +108,20 @@ def distil(model: GraphNetwork, expressions: list[str], data_path, graphs: int =
     coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
     r2 = r_squared(y[ok], resid)
     return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
+
+
+def calibrated(recovery: dict, data_path, graphs: int, softening: float) -> SymbolicModel:
+    """The chosen law of a recovery file calibrated on the data set's training accelerations
+    (judged on its validation split); NaN read-out if the law is not finite on the data."""
+    law = recovery.get("chosen_law") or {"components": [c["expression"] for c in recovery["components"]]}
+    train = Frames.read(data_path, "train", graphs, softening)
+    cal = calibrate_law(law, train, Frames.read(data_path, "validation", graphs, softening))
+    if cal is None:
+        print("warning: the chosen law is not finite on the data; the symbolic model gives NaN", file=sys.stderr)
+        k = len(calibrate.law_parts(law, train.dim, softening)[0])
+        return SymbolicModel(["0"] * k, train.dim, np.full((train.dim, k), np.nan), np.full(train.dim, np.nan),
+                             True, softening=softening)
+    return cal.model
 
 
 # --- integration and metrics ---
@@ -291,7 +255,8 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     rec = RECOVERY.read(recovery_path)
     law = law_from_file(data_path)
     exprs = [c["expression"] for c in rec["components"]]
-    sym = distil(model, exprs, data_path, s.fit_graphs)
+    sym = calibrated(rec, data_path, s.fit_graphs, model.cfg.softening)
+    gnn_readout = fit_to_gnn(model, exprs, data_path, s.fit_graphs).node_r2
     times, truth, dates = read_truth(truth_path, s)
     constant, masses = {}, {}
     if observed(data_path):  # what the recovered law says about the observations
@@ -312,7 +277,8 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
         stamp(h, asdict(s), model=str(model_path), recovery=str(recovery_path), data=str(data_path),
               truth=str(truth_path), law=law.name, variant=model.cfg.variant, engine=rec["engine"],
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
-              node_r2=sym.node_r2, divide_by_mass=sym.divide_by_mass, constant=json.dumps(constant),
+              node_r2=sym.node_r2, gnn_readout_r2=gnn_readout, divide_by_mass=sym.divide_by_mass,
+              symbolic_model=json.dumps(sym.describe()), constant=json.dumps(constant),
               masses=json.dumps(masses),
               **dates,
               inputs=json.dumps(inputs))
@@ -344,6 +310,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
                     "predictor": name, "condition": cond, "n": int(init["positions"].shape[1]),
                     "systems": int(len(err)), "verdicts": "/".join(c.get("verdict", "?") for c in rec["components"]),
                     "node_r2": sym.node_r2 if name == "symbolic" else float("nan"),
+                    "gnn_readout_r2": gnn_readout if name == "symbolic" else float("nan"),
                     "rmse_10pct": float(np.median(err[:, max(1, T // 10)])),
                     "rmse_50pct": float(np.median(err[:, T // 2])),
                     "rmse_final": float(np.median(err[:, -1])),

@@ -1,0 +1,246 @@
+"""Calibrate a symbolic model on the data: fit its constants to the data set's accelerations.
+
+A law distilled from the messages carries constants fitted to the network: the read-out W, v
+and the constants inside each expression. Those inherit the network's errors, heavy-tailed at
+close encounters. Here they are fitted to the data set's own accelerations instead:
+
+    a_i = m_i^p (W sum_j phi(e_ij; theta) + (n - 1) v),   p in {0, -1}
+
+phi's constants theta (every floating-point number of the expressions; exact integers and halves,
+such as exponents, stay) by nonlinear least squares, W and v solved exactly for each theta
+(variable projection), and the mass power p, the node model's division by the receiver's mass,
+chosen by the data (the read-out family includes 1/m rather than assuming it). Each node's
+residual is divided by sqrt(|a_i|^2 + s^2), s^2 the median |a|^2 (a relative error, floored at
+the typical size, so a close encounter counts no more than a typical node), and the
+fit minimises a soft-L1 loss at the starting residuals' robust scale. A wrong law cannot be made
+right: its form stays, only its numbers move, and its held-out error says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import least_squares as nonlinear_least_squares
+
+from symdistill.core.edges import edge_columns, spatial_columns
+from symdistill.core.expr import parse_expression
+from symdistill.core.frames import read_frames, split_nodes
+from symdistill.distill.model import SymbolicModel, edge_feature_columns, pairs
+
+MAX_CONSTANTS = 12  # expressions with more free constants keep them (only W, v, p are fitted)
+
+
+@dataclass
+class Frames:
+    """Nodes of some graphs of a data set, and the edge features of all their ordered pairs."""
+
+    pos: np.ndarray  # [G, n, d]
+    vel: np.ndarray
+    charges: np.ndarray  # [G, n]
+    masses: np.ndarray
+    acc: np.ndarray  # [G, n, d]
+    softening: float
+    columns: list[np.ndarray] = field(init=False, repr=False)  # edge_columns order, [G, E] each
+
+    def __post_init__(self):
+        i, j, _ = pairs(self.pos.shape[1])
+        self.columns = edge_feature_columns(self.pos, self.masses, self.charges, i, j, self.softening)
+
+    @property
+    def dim(self) -> int:
+        return self.pos.shape[-1]
+
+    @classmethod
+    def read(cls, path, split: str, graphs: int, softening: float, sample_every: int = 5) -> Frames:
+        """Up to ``graphs`` evenly spaced graphs of one split of a data set."""
+        x, y = read_frames(path, split, sample_every, graphs)
+        pos, vel, q, m = split_nodes(x, y.shape[-1])
+        return cls(pos, vel, q, m, y, softening)
+
+
+def free_constants(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, list[sp.Symbol], np.ndarray]:
+    """``expr`` with each floating-point number replaced by a parameter symbol, the symbols and
+    their values (integers and rationals, such as snapped exponents, are not parameters)."""
+    floats = sorted(expr.atoms(sp.Float), key=lambda f: (float(f), str(f)))
+    params = [sp.Symbol(f"{prefix}{k}", real=True) for k in range(len(floats))]
+    return expr.xreplace(dict(zip(floats, params))), params, np.array([float(f) for f in floats])
+
+
+@dataclass
+class Calibration:
+    """A symbolic model fitted to data, and how well it reproduces held-out accelerations."""
+
+    model: SymbolicModel
+    constants: np.ndarray  # the fitted theta, in ``free_constants`` order
+    loss: float  # mean normalised squared error on the held-out graphs
+    node_losses: np.ndarray = field(repr=False)  # per held-out node (for paired comparisons)
+    r2: float  # R^2 of the held-out accelerations
+    median_relative_error: float  # median |a_pred - a| / |a| on the held-out nodes
+    converged: bool = True
+
+    def summary(self) -> dict:
+        return {"loss": self.loss, "r2": self.r2, "median_relative_error": self.median_relative_error,
+                "constants": self.constants.tolist(), "converged": self.converged,
+                "model": self.model.describe()}
+
+
+def _scale(acc: np.ndarray) -> float:
+    """s^2: the median squared size of the accelerations (the floor of the relative error)."""
+    s2 = float(np.median((acc**2).sum(-1)))
+    return s2 if s2 > 0 else 1.0
+
+
+class _Problem:
+    """The fit of one set of component expressions to one data set's frames, for one mass power."""
+
+    def __init__(self, fns: list, frames: Frames, divide: bool, s2: float):
+        self.fns, self.frames, self.divide = fns, frames, divide
+        self.n = frames.pos.shape[1]
+        self.y = frames.acc.reshape(-1, frames.dim)
+        self.w = 1.0 / np.sqrt((self.y**2).sum(-1) + s2)
+
+    def design(self, theta: np.ndarray) -> np.ndarray:
+        """Per-node design [G * n, k + 1]: summed messages and the per-edge constant's n - 1."""
+        cols = self.frames.columns
+        with np.errstate(all="ignore"):
+            phi = np.stack([np.broadcast_to(np.asarray(f(*cols, *theta), dtype=float), cols[0].shape)
+                            for f in self.fns], axis=-1)
+        summed = np.einsum("ne,gek->gnk", pairs(self.n)[2], phi).reshape(-1, len(self.fns))
+        D = np.column_stack([summed, np.full(len(summed), self.n - 1.0)])
+        return D / self.frames.masses.reshape(-1, 1) if self.divide else D
+
+    def solve(self, theta: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """Read-out coefficients [k + 1, d] by weighted least squares, and the weighted residuals."""
+        D = self.design(theta)
+        ok = np.isfinite(D).all(axis=1)
+        if ok.mean() < 0.99:
+            return None, np.full(self.y.size, 1e6)
+        coef, *_ = np.linalg.lstsq(D[ok] * self.w[ok, None], self.y[ok] * self.w[ok, None], rcond=None)
+        resid = np.full(self.y.shape, 1e3)
+        resid[ok] = (D[ok] @ coef - self.y[ok]) * self.w[ok, None]
+        return coef, np.nan_to_num(resid, nan=1e3, posinf=1e3, neginf=-1e3).ravel()
+
+
+def _fit(problem: _Problem, theta0: np.ndarray, max_nfev: int) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    if len(theta0) == 0:
+        return theta0, problem.solve(theta0)[0], True
+    start = problem.solve(theta0)[1]
+    f_scale = max(1.4826 * float(np.median(np.abs(start))), 1e-12)
+    try:
+        with np.errstate(all="ignore"):
+            fit = nonlinear_least_squares(lambda t: problem.solve(t)[1], theta0, method="trf", loss="soft_l1",
+                                          f_scale=f_scale, x_scale="jac", max_nfev=max_nfev)
+        theta, ok = fit.x, bool(fit.status > 0)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+        theta, ok = theta0, False
+    coef = problem.solve(theta)[0]
+    if coef is None:  # the fit wandered where the law is not finite: keep the start
+        theta, coef, ok = theta0, problem.solve(theta0)[0], False
+    return theta, coef, ok
+
+
+def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.ndarray, train: Frames,
+              held_out: Frames, fit_constants: bool = True, max_nfev: int = 40,
+              divide: bool | None = None) -> Calibration | None:
+    """Fit the components' constants ``params`` (from ``theta0``), the read-out and the mass power
+    to ``train``; judge the result on ``held_out``. The mass power is the one (division by the
+    receiver's mass or none) whose held-out loss is lower, unless ``divide`` fixes it. None if
+    the law is not finite on the data."""
+    theta0 = np.asarray(theta0, dtype=float)
+    given = theta0
+    if not fit_constants or len(params) > MAX_CONSTANTS:
+        reps = dict(zip(params, map(sp.Float, theta0)))
+        components, params, theta0 = [c.xreplace(reps) for c in components], [], np.zeros(0)
+    s2 = _scale(train.acc)
+    symbols = [sp.Symbol(c, real=True) for c in edge_columns(train.dim)]
+    fns = [sp.lambdify([*symbols, *params], e, "numpy") for e in components]
+    best = None
+    for divide in (True, False) if divide is None else (divide,):
+        theta, coef, ok = _fit(_Problem(fns, train, divide, s2), theta0, max_nfev)
+        if coef is None:
+            continue
+        test = _Problem(fns, held_out, divide, s2)
+        D = test.design(theta)
+        pred = D @ coef
+        err2 = ((pred - test.y) ** 2).sum(-1)
+        node = err2 / ((test.y**2).sum(-1) + s2)
+        node = np.where(np.isfinite(node), node, np.inf)
+        loss = float(node.mean())
+        if best is not None and not loss < best[0]:
+            continue
+        finite = np.isfinite(pred).all(axis=1)
+        resid = pred[finite] - test.y[finite]
+        ss = float(((test.y[finite] - test.y[finite].mean(0)) ** 2).sum())
+        r2 = 1 - float((resid**2).sum()) / ss if ss > 0 else 0.0
+        rel = np.sqrt(err2[finite]) / np.maximum(np.linalg.norm(test.y[finite], axis=1), 1e-300)
+        best = (loss, theta, coef, divide, node, r2, float(np.median(rel)) if rel.size else np.inf, ok)
+    if best is None:
+        return None
+    loss, theta, coef, divide, node, r2, rel, ok = best
+    reps = dict(zip(params, (sp.Float(float(f"{t:.10g}")) for t in theta)))
+    exprs = [str(c.xreplace(reps)) for c in components]
+    model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening)
+    return Calibration(model, theta if len(params) else given, loss, node, r2, rel, ok)
+
+
+def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], list[sp.Symbol], np.ndarray]:
+    """The per-edge components of a law with its constants as parameters: ``{"radial": g}`` (a
+    central force g(r, m1, m2, q1, q2) dx/|dx|, one set of constants for every direction) or
+    ``{"components": [phi_1, ...]}`` (each message component with constants of its own)."""
+    names = edge_columns(dim)
+    if "radial" in law:
+        template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
+        dist = sp.Symbol("r", real=True) - sp.Float(softening)
+        return [template * sp.Symbol(x, real=True) / dist for x in spatial_columns(dim)], params, theta
+    comps, params, theta = [], [], []
+    for k, text in enumerate(law["components"]):
+        t, p, v = free_constants(parse_expression(text, names, what="message law"), prefix=f"c{k}_")
+        comps.append(t)
+        params += p
+        theta += list(v)
+    return comps, params, np.array(theta)
+
+
+def calibrate_law(law: dict, train: Frames, held_out: Frames, divide: bool | None = None,
+                  fit_constants: bool = True) -> Calibration | None:
+    """``calibrate`` for a law given as text (``law_parts``)."""
+    comps, params, theta = law_parts(law, train.dim, train.softening)
+    return calibrate(comps, params, theta, train, held_out, fit_constants, divide=divide)
+
+
+def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames, divide: bool) -> list[tuple[list[int], np.ndarray]]:
+    """Backward elimination of a law's terms on the data: the law is sum_t beta_t term_t times
+    ``direction`` (per-edge vector, e.g. dx/|dx|), the beta_t and the per-edge constant fitted by
+    weighted least squares; the term whose removal the fit misses least is dropped, repeatedly.
+    Returns (kept term indices, their beta) from all terms down to one."""
+    symbols = [sp.Symbol(c, real=True) for c in edge_columns(frames.dim)]
+    cols, n = frames.columns, frames.pos.shape[1]
+    recv = pairs(n)[2]
+    with np.errstate(all="ignore"):
+        unit = np.stack([np.broadcast_to(np.asarray(sp.lambdify(symbols, d, "numpy")(*cols), dtype=float), cols[0].shape)
+                         for d in direction], axis=-1)  # [G, E, d]
+        per_term = [np.broadcast_to(np.asarray(sp.lambdify(symbols, t, "numpy")(*cols), dtype=float), cols[0].shape)
+                    for t in terms]
+    y = frames.acc.reshape(-1, frames.dim)
+    w = np.repeat(1.0 / np.sqrt((y**2).sum(-1) + _scale(frames.acc)), frames.dim)
+    scale = np.repeat(1.0 / frames.masses.reshape(-1), frames.dim) if divide else np.ones(y.size)
+    columns = [np.einsum("ne,ged->gnd", recv, t[..., None] * unit).reshape(-1) * scale for t in per_term]
+    offsets = [np.tile(np.eye(frames.dim)[k], len(y)) * (n - 1) * scale for k in range(frames.dim)]
+    target = y.reshape(-1)
+
+    def fit(keep):
+        D = np.column_stack([columns[i] for i in keep] + offsets)
+        ok = np.isfinite(D).all(axis=1)
+        coef, *_ = np.linalg.lstsq(D[ok] * w[ok, None], target[ok] * w[ok], rcond=None)
+        return float((((D[ok] @ coef - target[ok]) * w[ok]) ** 2).sum()), coef[: len(keep)]
+
+    keep, out = list(range(len(terms))), []
+    while keep:
+        out.append((list(keep), fit(keep)[1]))
+        if len(keep) == 1:
+            break
+        drop = min(keep, key=lambda i: fit([k for k in keep if k != i])[0])
+        keep = [k for k in keep if k != drop]
+    return out

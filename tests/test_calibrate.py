@@ -1,0 +1,75 @@
+"""Calibration on the data: a correct law recovers its constants, a wrong law stays wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from symdistill.core.laws import BUILTIN_LAWS
+from symdistill.distill.calibrate import Frames, calibrate_law, free_constants
+from symdistill.distill.verdict import law_constants
+from symdistill.physics.simulate import SimSettings, draw_initial_states, simulate
+from symdistill.rollout.run import rollout
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Small r2 and spring data sets (n = 4, 2-D)."""
+    out = {}
+    for law in ("spring", "r2"):
+        path = tmp_path_factory.mktemp(law) / "data.h5"
+        out[law] = simulate(SimSettings(law=law, n=4, dim=2, n_sims=20, steps=40, block=10), path, quiet=True)
+    return out
+
+
+def frames(path):
+    return Frames.read(path, "train", 100, 0.01), Frames.read(path, "validation", 100, 0.01)
+
+
+def test_free_constants_leave_exact_numbers():
+    import sympy as sp
+
+    r, m1 = sp.symbols("r m1", real=True)
+    template, params, values = free_constants(1.7 * m1 * sp.exp(-0.4 * r) / r**2)
+    assert sorted(values.tolist()) == [-0.4, 1.7]
+    assert template.has(r**-2)  # the exponent is exact, not a constant to fit
+
+
+def test_correct_law_recovers_its_constants(data):
+    """Spring's radial law with a 10% wrong rest length and strength: calibrated on the data,
+    the stiffness and rest length come back to within 1e-6, and the accelerations to 1e-9."""
+    train, held_out = frames(data["spring"])
+    cal = calibrate_law({"radial": "1.8*(0.9 - r)"}, train, held_out)
+    assert cal.model.divide_by_mass  # the data chose the division by the receiver's mass
+    assert cal.median_relative_error < 1e-9
+    c = law_constants(cal.model, BUILTIN_LAWS["spring"])
+    assert c["strength"] == pytest.approx(1, abs=1e-6)
+    (ratio,) = c["term_ratios"]
+    assert ratio["recovered"] == pytest.approx(ratio["true"], rel=1e-6)  # the rest length
+    assert c["unexplained"] < 1e-6
+
+
+def test_wrong_law_is_not_made_to_look_right(data):
+    """1/r in place of r2's 1/r^2: calibration moves its constants but it cannot fit the data,
+    and its rollout stays far from the truth while the calibrated correct law follows it."""
+    train, held_out = frames(data["r2"])
+    right = calibrate_law({"radial": "-0.7*m1*m2/r**2"}, train, held_out)
+    wrong = calibrate_law({"radial": "-0.7*m1*m2/r"}, train, held_out)
+    assert right.loss < 1e-20 < 1e-3 < wrong.loss
+    assert wrong.median_relative_error > 0.05
+    law = BUILTIN_LAWS["r2"]
+    init = draw_initial_states(law, 4, 2, 6, seed=3)
+    times = np.arange(300) * law.dt
+    truth, _, _ = rollout(None, init, times, 1e-10, 1e-10, np.inf, law)
+    err = {}
+    for name, cal in (("right", right), ("wrong", wrong)):
+        pos, _, _ = rollout(cal.model.accelerations, init, times, 1e-10, 1e-10, 1e8)
+        err[name] = np.median(np.sqrt(((pos - truth) ** 2).mean(axis=(2, 3)))[:, -1])
+    assert err["right"] < 1e-6 and err["wrong"] > 1e-2, err
+
+
+def test_acceleration_messages_choose_no_division(data):
+    """A law whose terms are accelerations (F / m1): the data choose no division by the mass."""
+    train, held_out = frames(data["r2"])
+    cal = calibrate_law({"radial": "-1.3*m2/r**2"}, train, held_out)
+    assert not cal.model.divide_by_mass and cal.loss < 1e-20
