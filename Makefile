@@ -1,7 +1,8 @@
 # Two entry points for a fresh machine: `make run` (main job, default config) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CORES ?= all
+CORES ?= all  # cores Snakemake may use (make run CORES=2)
+PYTHON ?= python3  # the interpreter .venv is made from (make run PYTHON=python3.12)
 # Which torch build: auto (CUDA where nvidia-smi finds a GPU, else CPU), cpu, cuda or a wheel
 # index URL. The venv is remade when this choice, pyproject.toml or the Python changes.
 TORCH ?= auto
@@ -9,7 +10,7 @@ TORCH ?= auto
 .PHONY: install run test bench lint clean
 
 install:
-	@VENV='$(VENV)' TORCH='$(TORCH)' bash tools/install.sh
+	@VENV='$(VENV)' TORCH='$(TORCH)' PYTHON='$(PYTHON)' bash tools/install.sh
 
 run: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES)

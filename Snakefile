@@ -2,6 +2,7 @@
 # Run: snakemake --cores 8   (config.yaml; another: --configfile config/paper.yaml)
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,20 +12,17 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 # where the conda envs' post-deploy script installs symdistill from (--sdm conda)
 os.environ.setdefault("SYMDISTILL_SOURCE", str(Path(workflow.basedir)))
 from symdistill.core.provenance import set_aside_damaged  # noqa: E402
+from symdistill.core.schema import schema  # noqa: E402
 from symdistill.distill.symbolic import EngineUnavailable, check_engines  # noqa: E402
 from symdistill.core.config import (  # noqa: E402
     ConfigError,
-    datasets,
-    engines_for,
     ephemeris_settings,
-    job_runtime,
-    models,
     rollout_settings,
     sim_settings,
     sr_settings,
-    train_settings,
     validate_config,
 )
+from symdistill.experiment import check_budget, datasets, engines_for, job_runtime, models, train_settings  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -69,6 +67,19 @@ except EngineUnavailable as err:
     if not inspecting_only(sys.argv[1:]):
         raise WorkflowError(f"symbolic.engines: {err}") from None
     print(f"symdistill: warning: symbolic.engines: {err}", file=sys.stderr)
+
+
+# What the config asks for (job minutes, disk, memory), from the resources model, before any job:
+# a config whose data sets cannot fit on the disk or in a training job's memory stops here.
+_existing = next(p for p in [Path(RESULTS).resolve(), *Path(RESULTS).resolve().parents] if p.exists())
+try:
+    _estimate = check_budget(config, shutil.disk_usage(_existing).free)
+except ConfigError as err:
+    if not inspecting_only(sys.argv[1:]):
+        raise WorkflowError(str(err)) from None
+    print(f"symdistill: warning: {err}", file=sys.stderr)
+else:
+    print(f"symdistill: this config asks for {_estimate.summary()}", file=sys.stderr)
 
 
 # An output damaged after it was made (a truncated copy, a full disk) is set aside, not trusted,

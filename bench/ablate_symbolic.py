@@ -1,8 +1,8 @@
 """Ablation of the symbolic stage on real message dumps: one row per setting, each one change
 against the pipeline's symbolic settings (config.yaml), run on the same trained models.
 
-For every model directory given (holding messages.h5, selected.json and best.pt, as the
-workflow writes them) and every setting, the symbolic stage runs exactly as in the pipeline
+For every model directory given (holding messages.h5, selected.json and best.pt beside its data set's
+data.h5, as the workflow writes them) and every setting, the symbolic stage runs exactly as in the pipeline
 (``symdistill.distill.symbolic.regress_messages``) and every chosen component is judged by the
 project's verdict. Prints, per setting: chosen components correct / all, components whose
 front holds the law, and the seconds spent; then the per-model verdicts.
@@ -12,6 +12,7 @@ Run: python bench/ablate_symbolic.py results/*_d2_n4/{bottleneck,pruning}_s0 [--
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,35 +22,25 @@ from symdistill.core.edges import law_from_file
 from symdistill.distill.symbolic import SRSettings, regress_messages
 from symdistill.distill.verdict import judge
 
+sys.path.insert(0, str(Path(__file__).parent))
+from ablations import ABLATIONS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-#: one change each against the pipeline's settings (label -> SRSettings fields)
-SETTINGS = {
-    "pipeline (config.yaml)": {},
-    "choice: best (PySR 1.5x threshold)": {"choice": "best"},
-    "simplify: false": {"simplify": False},
-    "structure: none (one search per component)": {"structure": "none"},
-    "trim: 0.98": {"trim": 0.98},
-    "operators: + - * / only": {"operators": ["add", "sub", "mul", "div"]},
-    "previous default (none, best, no simplify, trim 0.98, length 30)": {
-        "structure": "none", "choice": "best", "simplify": False, "trim": 0.98, "max_length": 30},
-}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="model directories (messages.h5, selected.json, best.pt)")
-    p.add_argument("--settings", nargs="*", default=list(SETTINGS), help="rows of SETTINGS to run")
+    p.add_argument("--settings", nargs="*", default=list(ABLATIONS), help="rows of ABLATIONS to run")
     a = p.parse_args()
     base = SRSettings(**sr_settings(load_config(ROOT / "config.yaml"), "operon"))
     print(f"{'setting':66s} {'chosen correct':>14s} {'front holds law':>15s} {'seconds':>8s}  per model")
     for label in a.settings:
-        s = replace(base, **SETTINGS[label])
+        s = replace(base, **ABLATIONS[label])
         ok = front = total = 0
         spent = 0.0
         per_model = []
         for d in map(Path, a.models):
             t0 = time.perf_counter()
-            out = regress_messages(d / "messages.h5", d / "selected.json", s, d / "best.pt")
+            out = regress_messages(d / "messages.h5", d / "selected.json", s, d / "best.pt", d.parent / "data.h5")
             spent += time.perf_counter() - t0
             law, dim = law_from_file(d / "messages.h5"), int(out["dim"])
             verdicts = [judge(c["chosen"]["expression"], law, dim)["verdict"] for c in out["components"]]

@@ -2,7 +2,7 @@
 
 No GNN: the "messages" are a fixed linear map of the true pairwise force (plus an offset and
 --noise x their std of Gaussian noise) on edges of a small simulated data set, so the
-benchmark measures the symbolic stage alone. Each setting in SETTINGS (the pipeline's
+benchmark measures the symbolic stage alone. Each setting in ABLATIONS (the pipeline's
 symbolic settings from config.yaml with one change) runs on every law with a generation
 budget, through the same ``symdistill.distill.symbolic.distil`` the pipeline calls; the table gives the
 chosen law's verdict per component, whether the front holds the law, and the seconds taken.
@@ -13,6 +13,7 @@ Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -23,21 +24,14 @@ import numpy as np
 from symdistill.core.config import load_config, sr_settings
 from symdistill.core.edges import edge_columns, edge_features, edge_matrix, pair_forces
 from symdistill.core.laws import get_law
-from symdistill.distill.symbolic import EngineUnavailable, PySREngine, SRSettings, distil, get_engine
+from symdistill.distill.symbolic import EngineUnavailable, PySREngine, SRSettings, calibration_data, distil, get_engine
 from symdistill.distill.verdict import judge
 from symdistill.physics.simulate import SimSettings, simulate
 
+sys.path.insert(0, str(Path(__file__).parent))
+from ablations import ABLATIONS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-#: one change each against the pipeline's settings (name -> SRSettings fields)
-SETTINGS = {
-    "pipeline": {},
-    "choice best (1.5x)": {"choice": "best"},
-    "no simplification": {"simplify": False},
-    "per component (no central)": {"structure": "none"},
-    "+ exp, log": {"operators": ["add", "sub", "mul", "div", "exp", "log"]},
-}
-
-
 def edges_of(path, law, samples, seed=0):
     """Edge features and true forces of recorded frames (receiver - sender), sampled."""
     import h5py
@@ -59,7 +53,7 @@ def main() -> None:
     p.add_argument("--laws", nargs="*", default=["spring", "r1", "r2", "charge"])
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--noise", type=float, default=0.01, help="message noise, as a fraction of their std")
-    p.add_argument("--settings", nargs="*", default=list(SETTINGS), help="rows of SETTINGS to run")
+    p.add_argument("--settings", nargs="*", default=list(ABLATIONS), help="rows of ABLATIONS to run")
     p.add_argument("--config", default=str(ROOT / "config.yaml"),
                    help="config whose symbolic settings and custom_laws are used")
     a = p.parse_args()
@@ -80,15 +74,18 @@ def main() -> None:
                                         custom_laws=cfg["custom_laws"]), Path(tmp) / f"{name}.h5", quiet=True)
             X, F = edges_of(path, law, a.samples)
             M = F @ A.T + np.array([0.1, -0.2])
-            data[name] = (law, X, M + a.noise * M.std(axis=0) * rng.standard_normal(M.shape))
+            M = M + a.noise * M.std(axis=0) * rng.standard_normal(M.shape)
+            data[name] = (law, X, M, path)
         print(f"{'setting':28s} {'engine':7s} {'law':8s} {'chosen':22s} {'front':12s} {'s':>6s}  chosen law")
         for label in a.settings:
             for engine in engines:
                 base = SRSettings(**sr_settings(cfg, engine))
-                s = replace(base, **SETTINGS[label])
-                for name, (law, X, M) in data.items():
+                s = replace(base, **ABLATIONS[label])
+                for name, (law, X, M, path) in data.items():
                     t0 = time.perf_counter()
-                    comps, radial = distil(get_engine(engine), X, M, edge_columns(2), 2, s, [0, 1])
+                    frames = calibration_data(path, s, law.softening) if s.choice == "data" else None
+                    comps, radial = distil(get_engine(engine), X, M, edge_columns(2), 2, s, [0, 1],
+                                           softening=law.softening, data=frames)
                     spent = time.perf_counter() - t0
                     chosen = [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps]
                     front = [any(judge(m["expression"], law, 2)["verdict"] == "correct" for m in c["pareto"])

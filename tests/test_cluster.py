@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 from conftest import rule_blocks
 
-from symdistill.core.config import job_runtime, load_config, sr_settings, validate_config, work
+from symdistill.core.config import load_config, sr_settings, validate_config
+from symdistill.experiment import job_runtime, work
 from symdistill.core.schema import schema
 
 ROOT = Path(__file__).resolve().parents[1]

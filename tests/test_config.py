@@ -4,15 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from symdistill.core.config import (
-    ConfigError,
-    datasets,
-    load_config,
-    models,
-    sim_settings,
-    train_settings,
-    validate_config,
-)
+from symdistill.core.config import ConfigError, load_config, sim_settings, validate_config
+from symdistill.core.schema import schema
+from symdistill.experiment import check_budget, datasets, estimate, models, train_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +38,10 @@ def test_defaults_are_filled():
         ({"simulate": {"dt": {"spring": 0}}}, ["simulate.dt.spring", "0"]),
         ({"custom_laws": {"evil": {"potential": "__import__('os')"}}, "simulations": ["evil"]},
          ["custom_laws.evil.potential", "__import__"]),
+        ({"custom_laws": {"../x": {"potential": "r"}}, "simulations": ["../x"]}, ["custom_laws.../x", "not a valid name"]),
+        ({"custom_laws": {"a b": {"potential": "r"}}}, ["custom_laws.a b", "not a valid name"]),
+        ({"custom_laws": {"x;y": {"potential": "r"}}}, ["custom_laws.x;y", "not a valid name"]),
+        ({"custom_laws": {"spring": {"potential": "r**4"}}}, ["custom_laws.spring", "built-in"]),
     ],
 )
 def test_bad_config_names_key_and_value(config, fragments):
@@ -125,3 +123,67 @@ def test_console_scripts_check_settings_through_the_schema(module, settings, fra
 def test_config_split_leaves_every_split_a_simulation():
     with pytest.raises(ConfigError, match="simulate.n_sims.*no train"):
         validate_config({"simulate": {"n_sims": 4, "validation": 0.5, "test": 0.5}})
+
+
+def schema_keys(node=None, path=()):
+    """(dotted key, its schema) of every configurable key, resources excluded (those are the
+    scheduler's, documented once per rule)."""
+    node = schema() if node is None else node
+    for key, sub in node.get("properties", {}).items():
+        if path + (key,) == ("resources",):
+            continue
+        yield ".".join(path + (key,)), sub
+        if sub.get("type") == "object":
+            yield from schema_keys(sub, path + (key,))
+
+
+def test_every_schema_key_is_described_and_defaulted():
+    keys = dict(schema_keys())
+    assert len(keys) > 100
+    assert not [k for k, sub in keys.items() if "description" not in sub]
+    assert not [k for k, sub in keys.items() if "default" not in sub]
+
+
+def test_config_yaml_values_are_the_schema_defaults():
+    """A --configfile is laid over config.yaml, so both must give one reading of an omitted key."""
+    import yaml
+
+    shipped, defaults = yaml.safe_load((ROOT / "config.yaml").read_text()), validate_config({})
+
+    def differ(a, b, path=""):
+        for k, v in a.items():
+            if isinstance(v, dict) and v and isinstance(b.get(k), dict):
+                yield from differ(v, b[k], f"{path}{k}.")
+            elif b.get(k) != v:
+                yield f"{path}{k}: config.yaml {v!r}, schema {b.get(k)!r}"
+
+    assert not list(differ(shipped, defaults))
+
+
+def test_a_config_too_large_for_the_disk_is_refused_before_any_job():
+    cfg = load_config(ROOT / "config.yaml")
+    est = check_budget(cfg, free_bytes=10**12)
+    assert 0.3e9 < est.data_bytes < 0.5e9  # 4 data sets of 1000 x 500 frames of 4 bodies in 2-D
+    big = validate_config({"simulate": {"n_sims": 10**9}})
+    assert estimate(big).data_bytes > 1e14
+    with pytest.raises(ConfigError, match=r"simulate.n_sims.*1000000000.*GB"):
+        check_budget(big, free_bytes=10**12)
+    with pytest.raises(ConfigError, match=r"resources.train_gnn.mem_mb"):
+        check_budget(validate_config({"simulate": {"n_sims": 10**7}}), free_bytes=10**18)
+
+
+def test_every_console_script_describes_itself_in_whole_sentences(capsys):
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for name, target in scripts.items():
+        module, func = target.split(":")
+        with pytest.raises(SystemExit):
+            getattr(importlib.import_module(module), func)(["--help"])
+        text = capsys.readouterr().out
+        description = " ".join(text.split("\n\n")[1].split())
+        assert description.endswith("."), f"{name} --help: {description!r}"
+    with pytest.raises(SystemExit):
+        importlib.import_module("symdistill.report.tables").main(["--help"])
+    assert ".tex" in capsys.readouterr().out

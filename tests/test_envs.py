@@ -23,10 +23,8 @@ BASE = {"python", "pip", "setuptools"}  # what every env has to run the post-dep
 
 
 def pyproject() -> dict:
-    if sys.version_info >= (3, 11):
-        import tomllib  # novermin (3.11+ branch)
-    else:
-        import tomli as tomllib
+    import tomllib
+
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
@@ -158,6 +156,10 @@ def test_workflow_env_runs_the_snakefile_imports():
     optional = {canonical(Requirement(r).name) for extra in project["optional-dependencies"].values() for r in extra}
     imports = re.findall(r"^from (symdistill[\w.]*) import", (ROOT / "Snakefile").read_text(), re.M)
     needed = distributions(set().union(*(imported_at_start(m) for m in imports)), optional)
+    # and what its start-up engine check looks for (check_engines: find_spec of each engine's package)
+    symbolic = (ROOT / "src" / "symdistill" / "distill" / "symbolic.py").read_text()
+    needed |= {canonical(m) for m in re.findall(r'find_spec\("(\w+)"\)', symbolic)} - optional
+    assert "pyoperon" in needed
     specs = yaml.safe_load((ROOT / "envs" / "workflow.yaml").read_text())["dependencies"]
     names = {canonical(re.match(r"[A-Za-z0-9_.\-]+", d).group(0)) for d in specs if isinstance(d, str)}
     assert needed - {"snakemake"} <= names, f"envs/workflow.yaml lacks {sorted(needed - names)}"
@@ -210,6 +212,20 @@ def installer(tmp_path):
     return run
 
 
+def test_a_python_below_the_floor_is_refused_by_name(installer):
+    old = installer.root / "bin" / "python3.9"
+    old.write_text('#!/bin/sh\ncase "$2" in *print*) echo 3.9 ;; *) exit 1 ;; esac\n')  # a Python 3.9
+    old.chmod(0o755)
+    env = {**os.environ, "PATH": f"{installer.root / 'bin'}:/usr/bin:/bin", "PYTHON": str(old)}
+    out = subprocess.run(["bash", str(installer.root / "tools" / "install.sh"), "--dry-run"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "needs Python >= 3.11" in out.stderr and "PYTHON=" in out.stderr, out.stderr
+    env["PYTHON"] = "no-such-python"
+    out = subprocess.run(["bash", str(installer.root / "tools" / "install.sh"), "--dry-run"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "no Python interpreter 'no-such-python'" in out.stderr
+
+
 def test_torch_choice(installer):
     out = installer(None, None, "--dry-run")
     assert "(cpu)" in out.stdout and "--index-url https://download.pytorch.org/whl/cpu torch==" in out.stdout
@@ -244,6 +260,42 @@ def test_python_floor_holds_for_all_code():
                           "--backport", "typing", "src", "tests", "bench"], cwd=ROOT, capture_output=True,
                          text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# The platform the floor is checked on: x86_64 Linux, glibc >= 2.28 (torch 2.13's wheels need 2.28,
+# pyoperon's 2.27, and pyoperon has no aarch64 wheel)
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
+             "manylinux2014_x86_64", "manylinux_2_12_x86_64", "manylinux2010_x86_64", "manylinux_2_5_x86_64",
+             "manylinux1_x86_64"]
+
+
+def resolve(python: str, wheels: Path) -> subprocess.CompletedProcess:
+    """pip's resolution of the project's dependencies and test extras for another Python (wheels
+    only, plus the pure-Python sdists built into ``wheels``), without installing anything."""
+    project = pyproject()
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    platforms = [a for p in PLATFORMS for a in ("--platform", p)]
+    return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+                           "--only-binary=:all:", "--find-links", str(wheels), "--python-version", python,
+                           *platforms, "--target", str(wheels / "target"), *requirements],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_the_python_floor_resolves_every_dependency_and_the_python_below_it_does_not(tmp_path):
+    """requires-python is a real floor: pip finds every dependency for it (on x86_64 Linux), and
+    not for the Python before it (snakemake >= 9 needs 3.11), so the floor is not set too low."""
+    floor = re.search(r">=\s*(\d+)\.(\d+)", pyproject()["requires-python"])
+    major, minor = int(floor.group(1)), int(floor.group(2))
+    # connection_pool (a snakemake dependency) ships only as a pure-Python sdist
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "connection_pool",
+                            "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    if built.returncode and "connect" in built.stderr.lower():
+        pytest.skip(f"no package index reachable: {built.stderr.strip().splitlines()[-1]}")
+    assert built.returncode == 0, built.stderr
+    at_floor = resolve(f"{major}.{minor}", tmp_path)
+    assert at_floor.returncode == 0, at_floor.stderr[-3000:]
+    below = resolve(f"{major}.{minor - 1}", tmp_path)
+    assert below.returncode != 0 and "No matching distribution" in below.stderr, below.stderr[-2000:]
 
 
 # Each torch feature the code uses, the first release that has it, and how to spot it.

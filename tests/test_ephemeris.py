@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from symdistill.core.config import ConfigError, datasets, ephemeris_settings, load_config, models
+from symdistill.core.config import ConfigError, ephemeris_settings, load_config
+from symdistill.experiment import datasets, models
 from symdistill.core.provenance import DATA_SET
 from symdistill.gnn.data import load_graphs
 from symdistill.physics.ephemeris import (

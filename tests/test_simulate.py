@@ -17,7 +17,7 @@ CUSTOM = {"quad": {"potential": "m1*m2*r**2", "dt": 1e-3}}
 
 
 def torch_potential(law: str, r, m1, m2, q1, q2):
-    """Independent hand-written potentials (REFERENCE.md section 1), for autograd checks."""
+    """Independent hand-written potentials (Cranmer et al. 2020's six laws), for autograd checks."""
     if law in ("spring", "damped"):
         return (r - 1) ** 2
     if law == "r1":

@@ -113,7 +113,7 @@ def test_envelope_power_reads_the_short_range_power():
 
 
 def test_choice_rules_on_the_papers_own_front():
-    """REFERENCE section 7: the paper's 2-D 1/r^2 front; the score rule takes complexity 12, PySR's
+    """The paper's published 2-D 1/r^2 front; the score rule takes complexity 12, PySR's
     1.5x threshold admits only losses <= 26.9 and so excludes the paper's own pick."""
     front = [Candidate(8, 913.8, "dy"), Candidate(12, 160.3, "m2*dy/r**3"), Candidate(22, 17.95, "m2*dy/r**3 + dx")]
     assert choose(front, "score")[0].complexity == 12

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 TORCH=${TORCH:-auto}
-PYTHON=${PYTHON:-python3}
+PYTHON=${PYTHON:-python3}  # the interpreter the venv is made from (make run PYTHON=python3.12)
 TORCH_VERSION=2.13.0  # the tested release; pyproject.toml holds the oldest supported
 CPU_INDEX=https://download.pytorch.org/whl/cpu
 dry=false
@@ -32,6 +32,19 @@ case "$choice" in
     cuda) index="" ;;
     *) index="--index-url $choice" ;;
 esac
+
+# The Python floor, from pyproject.toml: an older or missing interpreter stops here, by name.
+floor=$(sed -n 's/^requires-python = ">=\([0-9][0-9.]*\)"/\1/p' pyproject.toml)
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "install: no Python interpreter '$PYTHON'; symdistill needs Python >= $floor (set PYTHON=/path/to/python3)" >&2
+    exit 2
+fi
+found=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if ! "$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < tuple(map(int, '$floor'.split('.'))))"; then
+    echo "install: $PYTHON is Python $found, but symdistill needs Python >= $floor (snakemake 9 does);" \
+         "give a newer one with PYTHON=/path/to/python3.11, e.g. make test PYTHON=python3.12" >&2
+    exit 2
+fi
 
 want="pyproject $(sha256sum pyproject.toml | cut -d' ' -f1)
 torch $choice $TORCH_VERSION

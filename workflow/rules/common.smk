@@ -3,7 +3,7 @@
 
 
 wildcard_constraints:
-    sim=r"[A-Za-z][A-Za-z0-9_]*",
+    sim=schema()["$defs"]["law_name"]["pattern"].strip("^$"),  # the schema's law names
     dim=r"\d+",
     n=r"\d+",
     variant=r"[a-z0-9]+",
@@ -38,7 +38,7 @@ def mem_mb(rule):
 
 def runtime(rule):
     """The minutes a rule's job asks for: fixed + per_unit x the job's work, times the attempt
-    (symdistill.core.config.job_runtime; the work unit of each rule is in the schema)."""
+    (symdistill.experiment.job_runtime; the work unit of each rule is in the schema)."""
     return lambda wildcards, attempt: job_runtime(config, rule, wildcards, attempt)
 
 

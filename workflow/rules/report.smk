@@ -8,6 +8,8 @@ rule report:
         fits=for_models(rules.fit_forces.output.fit),
         recovery=for_engines(rules.judge_laws.output.recovery),
         rollouts=ROLLOUTS,
+        data=[rules.simulate.output[0].format(sim=s, dim=d, n=n) for s, d, n in datasets(config)],
+        histories=for_models(rules.train_gnn.output.history),
     output:
         index=report(f"{REPORT}/index.md", caption="../report/index.rst", category="Report"),
         heatmap=report(f"{REPORT}/figures/recovery_heatmap.png", caption="../report/heatmap.rst", category="Report"),
@@ -27,4 +29,5 @@ rule report:
         "../../envs/symbolic.yaml"
     shell:
         "symdistill-report --out {params.outdir} --fits {input.fits} --recovery {input.recovery} "
-        "--rollouts {input.rollouts} --benchmarks {params.benchmarks} > {log} 2>&1"
+        "--rollouts {input.rollouts} --data {input.data} --histories {input.histories} "
+        "--benchmarks {params.benchmarks} > {log} 2>&1"

@@ -13,9 +13,10 @@ from importlib import metadata
 EXPECTED = (ValueError, KeyError, OSError, TypeError)
 
 
-def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser with the options every console script shares (--debug, --version)."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+def parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every console script shares (--debug, --version);
+    its description is the first paragraph of ``doc`` (the module docstring), whole sentences."""
+    p = argparse.ArgumentParser(prog=prog, description=" ".join(doc.strip().split("\n\n")[0].split()))
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     try:
         version = metadata.version("symdistill")

@@ -7,7 +7,6 @@ entry point, so a bad value is reported the same way everywhere: by its key and 
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
 import jsonschema
@@ -16,8 +15,7 @@ import yaml
 from symdistill.core.expr import ExpressionError
 from symdistill.core.laws import BUILTIN_LAWS, check_law, get_law
 from symdistill.core.schema import ConfigError, enum, schema, stage_values
-from symdistill.gnn.variants import VARIANTS, get_variant
-from symdistill.physics.simulate import split_sizes
+from symdistill.core.frames import split_sizes
 
 
 def _with_defaults(cls):
@@ -36,10 +34,19 @@ def _with_defaults(cls):
 
 def _describe(err: jsonschema.ValidationError) -> str:
     key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if "propertyNames" in err.absolute_schema_path:  # a bad name, not a bad value
+        return (f"config key '{key}.{err.instance}': {err.instance!r} is not a valid name: use a letter "
+                "then letters, digits or _ (it names result folders)")
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
         return f"config key '{key}': {err.message}; allowed keys are {allowed}"
     return f"config key '{key}': value {err.instance!r} is invalid: {err.message}"
+
+
+def _sections_with_simulations() -> list[str]:
+    """Config sections that name their own simulations (a variant's own section, such as eql)."""
+    props = schema()["properties"]
+    return [k for k, v in props.items() if "simulations" in v.get("properties", {})]
 
 
 def validate_config(config: dict) -> dict:
@@ -75,6 +82,10 @@ def validate_config(config: dict) -> dict:
             except ValueError as err:
                 problems.append(f"config key 'ephemeris.segments': {err}")
         for name in cfg["custom_laws"]:
+            if name in BUILTIN_LAWS:
+                problems.append(f"config key 'custom_laws.{name}': {name!r} is a built-in law; a custom law "
+                                "may not shadow it (give it another name)")
+                continue
             try:
                 check_law(get_law(name, cfg["custom_laws"]))
             except ExpressionError as err:
@@ -83,7 +94,7 @@ def validate_config(config: dict) -> dict:
                 problems.append(f"config key '{key}': {msg}")
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
-        for section in [v.section for v in VARIANTS.values() if v.section]:
+        for section in _sections_with_simulations():
             known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(enum("observed"))
             for i, name in enumerate(cfg[section]["simulations"]):  # a known data set outside
                 if name not in known:  # 'simulations' and 'observed' is narrowed away
@@ -128,25 +139,6 @@ def sim_settings(cfg: dict, law: str) -> dict:
     return out
 
 
-def train_settings(cfg: dict, n: int, variant: str = "standard", dim: int = 2, sim: str = "") -> dict:
-    """The TrainSettings fields (besides variant, seed, threads) for one model: the train
-    section, the batch size for n particles, and what the variant takes from its own section."""
-    t = cfg["train"]
-    out = stage_values("train", t)
-    out["batch_size"] = t["batch_size_per_n"].get(str(n), t["batch_size"])
-    out.update(get_variant(variant).train_overrides(cfg, dim, sim))
-    return out
-
-
-def engines_for(cfg: dict, variant: str) -> list[str]:
-    """The engines that distil a variant's law: its own read-out, else the configured symbolic
-    regression engines if the variant is among symbolic.variants."""
-    readout = get_variant(variant).readout
-    if readout:
-        return [readout]
-    return list(cfg["symbolic"]["engines"]) if variant in cfg["symbolic"]["variants"] else []
-
-
 def sr_settings(cfg: dict, engine: str) -> dict:
     """The SRSettings fields for one engine (threads come from the rule)."""
     return {**stage_values("symbolic", cfg["symbolic"]), "engine": engine}
@@ -155,55 +147,6 @@ def sr_settings(cfg: dict, engine: str) -> dict:
 def rollout_settings(cfg: dict) -> dict:
     """The RolloutSettings fields (threads and the variant list are for the workflow)."""
     return stage_values("rollout", cfg["rollout"])
-
-
-def work(cfg: dict, rule: str, wildcards) -> float:
-    """A job's work in the unit its rule's ``resources`` entry names (the schema says which), so
-    that its runtime scales with the config; 0 for rules whose cost does not grow with it."""
-    n, dim = int(wildcards.get("n", 0) or 0), int(wildcards.get("dim", 0) or 0)
-    if rule == "simulate":
-        sim = cfg["simulate"]
-        return sim["n_sims"] * sim["steps"] * n * n / 1e9
-    if rule == "read_ephemeris":
-        e = cfg["ephemeris"]
-        return 5 * e["segments"] * e["steps"] * len(e["bodies"]) / 1e6  # ephemeris evaluations
-    if rule == "train_gnn":
-        t = train_settings(cfg, n, wildcards["variant"], dim, wildcards["sim"])
-        return t["steps"] * t["batch_size"] * n * n * t["hidden"] ** 2 / 1e12
-    if rule == "dump_messages":
-        return cfg["messages"]["max_graphs"] * n * n / 1e6
-    if rule == "symbolic_regression":
-        sr = cfg["symbolic"]
-        return sr["time_limit"] * sr["restarts"] * dim / 60
-    if rule in ("integrate_truth", "rollout"):
-        r = cfg["rollout"]
-        return r["systems"] * len(r["conditions"]) * (r.get("frames") or cfg["simulate"]["steps"]) / 1e3
-    return 0.0
-
-
-def job_runtime(cfg: dict, rule: str, wildcards, attempt: int = 1) -> int:
-    """Minutes a job asks the scheduler for: its rule's fixed minutes plus per_unit x its work,
-    times the attempt (a job that ran out of time gets more on a retry)."""
-    res = cfg["resources"][rule]
-    return math.ceil((res["minutes"] + res["per_unit"] * work(cfg, rule, wildcards)) * attempt)
-
-
-def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
-    """Every (simulation, dim, n, variant, seed) model of the experiment matrix: the configured
-    variants on every data set, and a variant with a section of its own (eql) on the simulations
-    that section names."""
-    out = []
-    for ds in datasets(cfg):
-        own = [v.name for v in VARIANTS.values() if v.section and ds[0] in cfg[v.section]["simulations"]]
-        out += [(*ds, v, s) for v in [*cfg["variants"], *own] for s in cfg["seeds"]]
-    return out
-
-
-def datasets(cfg: dict) -> list[tuple[str, int, int]]:
-    """Every (simulation, dim, n) data set of the experiment matrix: each simulation in every
-    dimension and size, then each observed data set in its own (solar: 3-D, one node per body)."""
-    simulated = [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]
-    return simulated + [(name, 3, len(cfg["ephemeris"]["bodies"])) for name in cfg["observed"]]
 
 
 def ephemeris_settings(cfg: dict) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 from symdistill.core.cli import errors, parser
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs
-from symdistill.report.plots import pyplot, save
+from symdistill.core.figures import pyplot, save
 
 
 def lstsq(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, float]:
@@ -103,7 +103,7 @@ def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-fit", __doc__.splitlines()[0])
+    p = parser("symdistill-fit", __doc__)
     p.add_argument("--messages", required=True, help="messages.h5 of a model (symdistill-messages dump)")
     p.add_argument("--selected", required=True, help="selected.json of the same model (symdistill-messages select)")
     p.add_argument("--out", required=True, help="JSON with coefficients and R^2")

@@ -11,7 +11,7 @@ from symdistill.core.edges import law_from_file
 from symdistill.core.provenance import SR_RESULT, atomic_path, record_inputs
 from symdistill.distill.model import SymbolicModel
 from symdistill.distill.verdict import judge, law_constants
-from symdistill.report.plots import pyplot, save
+from symdistill.core.figures import pyplot, save
 
 RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
 
@@ -71,7 +71,7 @@ def plot_fronts(result: dict, out_png) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-judge", __doc__.splitlines()[0])
+    p = parser("symdistill-judge", __doc__)
     p.add_argument("--sr", required=True, help="sr_<engine>.json of a model (symdistill-sr)")
     p.add_argument("--messages", required=True, help="messages.h5 of the same model (for the true law)")
     p.add_argument("--out", required=True, help="recovery JSON: every front member judged")

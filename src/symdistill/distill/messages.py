@@ -84,7 +84,7 @@ def select_file(messages_path, out) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-messages", __doc__.splitlines()[0])
+    p = parser("symdistill-messages", __doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("dump", help="write edge features, true forces and messages")
     d.add_argument("--model", required=True, help="best.pt of a trained model (symdistill-train)")

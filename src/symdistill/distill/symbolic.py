@@ -2,10 +2,11 @@
 
 An engine turns (X, y, variable names, settings, context) into a Pareto front of candidates
 (complexity, loss, expression text). Engines are registered by name in ``ENGINES``; adding one
-means writing a class with a ``search`` method and decorating it with ``@register``. ``context``
-holds what some engines need besides data: the component index and the trained model's path
-(the EQL engine reads its formula out of the model). Whatever text an engine returns goes
-through the restricted parser before it is used.
+means writing a class with ``check`` and ``search`` methods and decorating it with ``@register``.
+``SearchContext`` holds what some engines need besides data: the component index and the trained
+model's path (an engine with ``reads_model``, such as EQL, reads its formula out of the model,
+one component at a time, so the central structure's single radial search does not apply to it).
+Whatever text an engine returns goes through the restricted parser before it is used.
 """
 
 from __future__ import annotations
@@ -100,13 +101,21 @@ class EngineUnavailable(RuntimeError):
     """The engine cannot run on this machine; the message says what is missing."""
 
 
+@dataclass(frozen=True)
+class SearchContext:
+    """What an engine may need besides the samples: the message component searched (None: the
+    radial scalar), the trained model's path, and the edge features' softening of r."""
+
+    component: int | None = None
+    model: str | None = None
+    softening: float = SOFTENING
+
+
 def check_engines(names) -> None:
     """Raise EngineUnavailable, saying what to install, unless every named engine can run here
     (the workflow calls this before any job, so a missing engine never costs a training run)."""
     for name in dict.fromkeys(names):
-        check = getattr(ENGINES[name], "check", None)
-        if check:
-            check()
+        ENGINES[name].check()
 
 
 def to_sympy_string(text: str, names) -> str:
@@ -119,6 +128,7 @@ class OperonEngine:
     """C++ Operon (pyoperon): multi-objective GP over (R^2, length) with local constant tuning."""
 
     name = "operon"
+    reads_model = False
 
     @staticmethod
     def check() -> None:
@@ -126,7 +136,7 @@ class OperonEngine:
             raise EngineUnavailable("Operon is not installed: pip install 'pyoperon==0.6.2' (a pyproject dependency)")
 
     def search(self, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
-               context: dict | None = None) -> list[Candidate]:
+               context: SearchContext = SearchContext()) -> list[Candidate]:
         from pyoperon.sklearn import SymbolicRegressor
 
         unknown = sorted(set(s.operators) - set(OPERON_SYMBOLS))
@@ -157,6 +167,7 @@ class PySREngine:
     """PySR (Julia SymbolicRegression.jl). Needs a working Julia; never downloads in tests."""
 
     name = "pysr"
+    reads_model = False
 
     @staticmethod
     def check() -> None:
@@ -175,7 +186,7 @@ class PySREngine:
                 "PYTHON_JULIAPKG_OFFLINE=yes if its packages are already installed)."
             )
 
-    def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
+    def search(self, X, y, names, s: SRSettings, context: SearchContext = SearchContext()) -> list[Candidate]:
         self.check()
         from pysr import PySRRegressor
 
@@ -197,19 +208,24 @@ class EQLEngine:
     """Read the law out of a trained GNN+EQL model: its EQL edge network multiplied out."""
 
     name = "eql"
+    reads_model = True
 
-    def search(self, X, y, names, s: SRSettings, context: dict | None = None) -> list[Candidate]:
+    @staticmethod
+    def check() -> None:
+        """Always available: it needs only torch, a core dependency."""
+
+    def search(self, X, y, names, s: SRSettings, context: SearchContext = SearchContext()) -> list[Candidate]:
         from symdistill.gnn.eql import INPUT_CLIP, input_exprs
         from symdistill.gnn.models import load_model
 
-        if not context or not context.get("model"):
-            raise ValueError("the eql engine needs the trained eql model (--model)")
-        model = load_model(context["model"])
+        if not context.model or context.component is None:
+            raise ValueError("the eql engine needs the trained eql model (--model) and a component")
+        model = load_model(context.model)
         if model.variant.edge_model != "eql":
-            raise ValueError(f"{context['model']} is a {model.cfg.variant!r} model, without an EQL edge model")
+            raise ValueError(f"{context.model} is a {model.cfg.variant!r} model, without an EQL edge model")
         # 6 significant digits, as Operon prints: rollouts of near-equilibrium laws need them
         inputs = input_exprs(model.cfg.eql["inputs"], model.cfg.softening)
-        (expr,) = model.edge_model.to_sympy(inputs, [context["component"]], digits=6)
+        (expr,) = model.edge_model.to_sympy(inputs, [context.component], digits=6)
         expr = parse_expression(str(expr), names, what="eql read-out")
         symbols = [sp.Symbol(n, real=True) for n in names]
         # judge terms only where the network was trained to be exact: inside its input clamp
@@ -318,7 +334,7 @@ def describe(c: Candidate) -> dict:
 
 
 def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
-                 context: dict | None = None) -> list[Candidate]:
+                 context: SearchContext = SearchContext()) -> list[Candidate]:
     """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
     (``s.simplify``) every member's backward eliminations and rounded exponents refitted on all
     samples (symdistill.distill.simplify), all scored with one engine-neutral complexity. The constant
@@ -377,7 +393,7 @@ def _times_power(c: Candidate, k: float, r: sp.Symbol) -> Candidate:
 
 
 def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
-                      s: SRSettings, context: dict | None) -> list[Candidate]:
+                      s: SRSettings, context: SearchContext) -> list[Candidate]:
     """Fronts for the radial law, merged: searches on it as it is and (``s.envelope``) divided
     by its short-range envelope r^k (``envelope_power``), each with every objective of
     ``s.objectives``, on the edges whose radial part exceeds ``s.snr`` x ``noise`` (the part
@@ -481,8 +497,9 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
     return list(out.values())
 
 
-def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int,
-                       s: SRSettings, context: dict, data: dict | None = None) -> tuple[list[dict], dict]:
+def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
+                       components: list[int], context: SearchContext,
+                       data: dict | None = None) -> tuple[list[dict], dict]:
     """One search (or two: ``radial_candidates``) for the radial scalar of a central force;
     with ``choice: data`` every candidate is calibrated on the data set's accelerations and the
     front is held-out data loss against complexity; every component is rebuilt from each front
@@ -504,12 +521,12 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
         raise RuntimeError(f"{s.engine} returned no usable expression for the radial law")
     chosen, why = choose(front, s.choice, s.data_tolerance if s.choice == "data" else s.loss_tolerance)
     comps = []
-    for k, c in enumerate(context["components"]):
+    for k, c in enumerate(components):
         members = []
         for member in front:
             g = _evaluate(member.expression, scalars, S[keep])
             a, b, mse = central.refit_component(g, dx[keep], msgs[keep, k])
-            text = central.component_text(member.expression, a, b, spatial, context["softening"])
+            text = central.component_text(member.expression, a, b, spatial, context.softening)
             members.append(Candidate(member.complexity, mse, to_sympy_string(text, names)))
         pick = members[front.index(chosen)]
         comps.append({"component": int(c), "pareto": [describe(m) for m in members],
@@ -534,14 +551,15 @@ def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, 
     ``choice: data``, which calibrates the candidates on the data set's accelerations."""
     if s.structure not in STRUCTURES:
         raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
-    if s.structure == "central" and engine.name != "eql":
-        return central_components(engine, X, msgs, names, dim, s,
-                                  {"components": components, "model": model, "softening": softening}, data)
+    if s.structure == "central" and not engine.reads_model:
+        return central_components(engine, X, msgs, names, dim, s, components,
+                                  SearchContext(model=model, softening=softening), data)
     fronts = []
     for k, c in enumerate(components):
         y = msgs[:, k]
         keep = trimmed(y, s.trim)
-        front = search_front(engine, X[keep], y[keep], names, s, {"component": int(c), "model": model})
+        front = search_front(engine, X[keep], y[keep], names, s,
+                             SearchContext(component=int(c), model=model, softening=softening))
         if not front:
             raise RuntimeError(f"{s.engine} returned no usable expression for component {c}")
         fronts.append(front)
@@ -617,7 +635,7 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-sr", __doc__.splitlines()[0])
+    p = parser("symdistill-sr", __doc__)
     p.add_argument("--messages", required=True, help="messages.h5 of a model (symdistill-messages dump)")
     p.add_argument("--selected", required=True, help="selected.json of the same model")
     p.add_argument("--model", help="trained model (needed by the eql engine)")
@@ -631,8 +649,7 @@ def main(argv: list[str] | None = None) -> None:
         s = SRSettings(**extra)
         if a.threads:
             s.threads = a.threads
-        if s.engine == "pysr":
-            PySREngine.check()
+        get_engine(s.engine).check()
         inputs = record_inputs(a.out, messages=a.messages, selected=a.selected,
                                **({"model": a.model} if a.model else {}), **({"data": a.data} if a.data else {}))
         result = {**regress_messages(a.messages, a.selected, s, a.model, a.data), "inputs": inputs}

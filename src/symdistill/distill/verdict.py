@@ -1,4 +1,4 @@
-"""Is a recovered expression the true law? A numerical and a symbolic test (REFERENCE.md section 6).
+"""Is a recovered expression the true law? A numerical and a symbolic test.
 
 A message may be any linear map of the force, so an expression f is judged against a . F + c:
 

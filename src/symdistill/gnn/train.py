@@ -29,7 +29,7 @@ from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.eql import EQLTraining
 from symdistill.gnn.data import fully_connected_edges, load_graphs
 from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
-from symdistill.gnn.variants import VARIANTS, get_variant
+from symdistill.gnn.variants import VARIANTS, TrainingState, get_variant
 
 
 @stage_settings("train")
@@ -143,7 +143,7 @@ class Trainer:
         if self.model.cfg.msg_dim != s.msg_dim:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
                   "does not apply to this variant)", file=sys.stderr)
-        self.variant.prepare(self)
+        self.variant.prepare(self.state())
         self.net = torch.compile(self.model) if s.compile else self.model  # the forward pass used
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
@@ -162,6 +162,11 @@ class Trainer:
         self.elapsed = 0.0
         if self.ckpt.exists():
             self._resume()
+
+    def state(self) -> TrainingState:
+        """What the variant's hooks see of this run."""
+        return TrainingState(self.s, self.step, self.model, self.n, self.dim, self.x,
+                             self.mask_components, self.forget_best)
 
     def edge_index(self, graphs: int) -> torch.Tensor:
         if graphs not in self.edges:
@@ -207,7 +212,7 @@ class Trainer:
         if weight:
             per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
         loss = per_graph.mean()
-        extra = self.variant.extra_loss(self)
+        extra = self.variant.extra_loss(self.state())
         if extra is not None:
             loss = loss + extra
         return loss, err.mean()
@@ -299,7 +304,7 @@ class Trainer:
         with tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
                   disable=self.quiet, file=sys.stderr, mininterval=2.0) as bar:
             while self.step < s.steps:
-                self.variant.before_step(self)
+                self.variant.before_step(self.state())
                 self.train_step()
                 self.step += 1
                 validate = self.step % s.val_every == 0 or self.step == s.steps
@@ -396,7 +401,7 @@ def train(data_path, out_dir, settings: TrainSettings, quiet: bool = False) -> d
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-train", __doc__.splitlines()[0])
+    p = parser("symdistill-train", __doc__)
     p.add_argument("--data", required=True, help="simulation HDF5 file (symdistill-simulate)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--variant", required=True, choices=list(VARIANTS), help="GNN variant")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +42,21 @@ def get_variant(name: str) -> Variant:
 def kl_to_standard_normal(mean, logvar, exp):
     """Per-component KL divergence of N(mean, exp(logvar)) to N(0, 1) (numpy or torch via ``exp``)."""
     return 0.5 * (mean**2 + exp(logvar) - logvar - 1)
+
+
+@dataclass
+class TrainingState:
+    """What a variant's training hooks see of a run: its settings, step, model, data and the two
+    actions a schedule may take (mask message components, forget the best-so-far model)."""
+
+    s: Any  # the run's TrainSettings
+    step: int  # optimiser steps taken
+    model: Any  # the GraphNetwork being trained
+    n: int  # particles per graph
+    dim: int  # spatial dimension
+    x: Tensor  # training node inputs [graphs, n, features] (input scales)
+    mask_components: Callable[[int], None]  # keep the k strongest message components
+    forget_best: Callable[[], None]  # only models after this point count as best
 
 
 class Variant:
@@ -70,14 +87,14 @@ class Variant:
         """The message that is summed, from the raw edge output."""
         return raw * mask
 
-    def extra_loss(self, trainer) -> Tensor | None:
+    def extra_loss(self, state: TrainingState) -> Tensor | None:
         """A loss term beyond the fit and the message penalty (None: none)."""
         return None
 
-    def before_step(self, trainer) -> None:
+    def before_step(self, state: TrainingState) -> None:
         """Called before every optimiser step (schedules that act on the model)."""
 
-    def prepare(self, trainer) -> None:
+    def prepare(self, state: TrainingState) -> None:
         """Called once the model is built, before training (e.g. input scales)."""
 
     def train_overrides(self, cfg: dict, dim: int, sim: str) -> dict:
@@ -173,11 +190,10 @@ class Pruning(Variant):
     name = "pruning"
     criterion = "unmasked (ordered by std)"
 
-    def before_step(self, trainer) -> None:
-        s = trainer.s
-        if trainer.step % (s.prune_every or max(1, s.steps // 100)) == 0:
-            keep = pruned_count(trainer.step, s.steps, s.prune_end, s.msg_dim, trainer.dim)
-            trainer.mask_components(keep)
+    def before_step(self, state: TrainingState) -> None:
+        s = state.s
+        if state.step % (s.prune_every or max(1, s.steps // 100)) == 0:
+            state.mask_components(pruned_count(state.step, s.steps, s.prune_end, s.msg_dim, state.dim))
 
     def scores(self, messages, dim, extras, mask):
         std = messages.std(axis=0)
@@ -203,34 +219,34 @@ class EQL(L1):
     def penalty_weight(self, s) -> float:
         return s.eql.message_l1
 
-    def prepare(self, trainer) -> None:
+    def prepare(self, state: TrainingState) -> None:
         """Fixed input scales from the training edges."""
         from symdistill.gnn.eql import edge_inputs
         from symdistill.gnn.data import fully_connected_edges
 
-        probe = trainer.x[: min(len(trainer.x), 2048)]
-        e = fully_connected_edges(trainer.n, len(probe), trainer.device)
+        probe = state.x[: min(len(state.x), 2048)]
+        e = fully_connected_edges(state.n, len(probe), probe.device)
         flat = probe.reshape(-1, probe.shape[-1])
-        inputs = edge_inputs(trainer.s.eql.inputs, flat[e[1]], flat[e[0]], trainer.dim, trainer.model.cfg.softening)
-        trainer.model.edge_model.set_input_scale(inputs)
+        inputs = edge_inputs(state.s.eql.inputs, flat[e[1]], flat[e[0]], state.dim, state.model.cfg.softening)
+        state.model.edge_model.set_input_scale(inputs)
 
-    def extra_loss(self, trainer):
-        s, e = trainer.s, trainer.s.eql
-        if trainer.step >= e.sparsity_start * s.steps and e.sparsity:
-            return e.sparsity * trainer.model.edge_model.sparsity_penalty(e.sparsity_kind)
+    def extra_loss(self, state: TrainingState):
+        s, e = state.s, state.s.eql
+        if state.step >= e.sparsity_start * s.steps and e.sparsity:
+            return e.sparsity * state.model.edge_model.sparsity_penalty(e.sparsity_kind)
         return None
 
-    def before_step(self, trainer) -> None:
-        s, e = trainer.s, trainer.s.eql
-        if trainer.step != int(e.prune_at * s.steps):
+    def before_step(self, state: TrainingState) -> None:
+        s, e = state.s, state.s.eql
+        if state.step != int(e.prune_at * s.steps):
             return
-        net = trainer.model.edge_model
+        net = state.model.edge_model
         snapped = net.snap_exponents(e.snap, e.snap_tol)
         if snapped:
-            print(f"step {trainer.step}: froze {snapped} exponents at multiples of {e.snap}", file=sys.stderr)
+            print(f"step {state.step}: froze {snapped} exponents at multiples of {e.snap}", file=sys.stderr)
         kept = net.prune(e.threshold)
-        trainer.forget_best()  # only pruned weights count
-        print(f"step {trainer.step}: pruned EQL weights below {e.threshold}; {kept} remain", file=sys.stderr)
+        state.forget_best()  # only pruned weights count
+        print(f"step {state.step}: pruned EQL weights below {e.threshold}; {kept} remain", file=sys.stderr)
 
     def train_overrides(self, cfg: dict, dim: int, sim: str) -> dict:
         """The eql section's training schedule and node model, and its EQLTraining fields; dz is
@@ -245,5 +261,5 @@ class EQL(L1):
             inputs.insert(inputs.index("dy") + 1, "dz")
         out = {"eql": {**{f.name: e[f.name] for f in fields(EQLTraining) if f.name != "inputs"}, "inputs": inputs},
                "node_output": e["node_output"], "grad_clip": e["grad_clip"]}
-        out.update({k: e[k] for k in ("steps", "lr") if k in e})
+        out.update({k: e[k] for k in ("steps", "lr") if e.get(k) is not None})
         return out

@@ -200,7 +200,7 @@ def read_ephemeris(s: EphemerisSettings, out: str | os.PathLike, source: str | o
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-ephemeris", __doc__.splitlines()[0])
+    p = parser("symdistill-ephemeris", __doc__)
     p.add_argument("--settings", default="{}", help="JSON object of EphemerisSettings fields (schema section 'ephemeris')")
     p.add_argument("--source", help="a DE421 .bsp file (default: the one in skyfield-data)")
     p.add_argument("--out", required=True, help="data.h5 to write")

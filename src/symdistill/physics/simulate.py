@@ -169,7 +169,7 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-simulate", __doc__.splitlines()[0])
+    p = parser("symdistill-simulate", __doc__)
     p.add_argument("--law", required=True, help="simulation name (built-in or from custom_laws)")
     p.add_argument("--n", type=int, default=4, help="particles per system")
     p.add_argument("--dim", type=int, default=2, help="spatial dimension")

@@ -1,4 +1,4 @@
-"""Published numbers to compare against (../shared/REFERENCE.md section 4), as plain data."""
+"""Published numbers to compare against (Cranmer et al. 2020 and its reproductions; docs/results.md), as plain data."""
 
 #: Robust R^2 of the top-d messages vs the true force, MPhil reproduction, 2-D, n = 4.
 R2_MPHIL = {

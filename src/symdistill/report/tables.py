@@ -139,10 +139,12 @@ def r2_table(fit_files, out_csv) -> list[dict]:
 
 def recovery_table(recovery_files, out_csv) -> list[dict]:
     """One row per message component: the chosen expression, its verdict, the best on the front."""
-    rows = []
+    rows, constants = [], []
     for path in recovery_files:
         with reading(path):
             f = RECOVERY.read(path)
+            if f.get("constants"):
+                constants.append((f, f["constants"]))
             for c in f["components"]:
                 rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
                              "seed": f["seed"], "component": c["component"], "engine": f["engine"],
@@ -173,9 +175,27 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                          f"{count('verdict', 'wrong')} (front: {count('best_on_front', 'correct')}/"
                          f"{count('best_on_front', 'correct up to 1/m1')})")
         header.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
-    header += ["", *recovery_rates(rows, variants)]
+    header += ["", *recovery_rates(rows, variants), "", *constants_lines(constants)]
     write_table(rows, RECOVERY_COLUMNS, out_csv, header)
     return rows
+
+
+def constants_lines(found: list[tuple[dict, dict]]) -> list[str]:
+    """Markdown: the physical constants each law calibrated on the data implies, against the
+    generating potential's (symdistill.distill.verdict.law_constants): the strength (recovered /
+    true, of the leading term; G, k or the charge constant), each other term's ratio to it
+    (e.g. a spring's rest length), and the share of the law the truth's terms do not explain."""
+    if not found:
+        return []
+    lines = ["Constants of the laws calibrated on the data (recovered against the generating potential's):", "",
+             "| sim-dim-n | variant (engine) | verdicts | strength (recovered / true) | term ratios: recovered (true) "
+             "| unexplained |", "|---|---|---|---|---|---|"]
+    for f, c in sorted(found, key=lambda x: (x[0]["law"], x[0]["dim"], VARIANT_ORDER.index(x[0]["variant"]))):
+        verdicts = "/".join(comp["verdict"].replace("correct up to 1/m1", "1/m1") for comp in f["components"])
+        ratios = "; ".join(f"{r['ratio']}: {r['recovered']:.6g} ({r['true']:.6g})" for r in c["term_ratios"]) or "–"
+        lines.append(f"| {f['law']}-{f['dim']}-{f['n']} | {f['variant']} ({f['engine']}) | {verdicts} | "
+                     f"{c['strength']:.6f} | {ratios} | {c['unexplained']:.2e} |")
+    return lines
 
 
 def recovery_rates(rows: list[dict], variants: list[str]) -> list[str]:
@@ -232,9 +252,9 @@ def rollout_table(rollout_files, out_csv) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-table", __doc__.splitlines()[0])
+    p = parser("symdistill-table", __doc__)
     p.add_argument("table", choices=["mae", "r2", "recovery", "rollout"], help="which table to write")
-    p.add_argument("--out", required=True, help="output CSV (a Markdown .md is written beside it)")
+    p.add_argument("--out", required=True, help="output CSV (a Markdown .md and a LaTeX .tex, booktabs, are written beside it)")
     p.add_argument("inputs", nargs="*", help="per-model result files the table gathers")
     a = p.parse_intermixed_args(argv)
     tables = {"mae": mae_table, "r2": r2_table, "recovery": recovery_table, "rollout": rollout_table}

@@ -62,7 +62,7 @@ class RolloutSettings:
     seed: int
     fit_graphs: int
     accel_cap: float
-    frames: int | None = None  # recorded frames (None: the data set's steps)
+    frames: int | None  # recorded frames (None: the data set's steps)
 
 
 # --- acceleration functions: (pos [S,n,d], vel, masses [S,n], charges [S,n]) -> acc [S,n,d] ---
@@ -324,7 +324,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser("symdistill-rollout", __doc__.splitlines()[0])
+    p = parser("symdistill-rollout", __doc__)
     sub = p.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("truth", help="integrate the true simulator once per data set and condition")
     ev = sub.add_parser("models", help="roll out a GNN and its symbolic model against the true trajectories")

@@ -1,0 +1,19 @@
+"""The symbolic stage's ablation rows, one table for both symbolic benchmarks (bench_symbolic.py on
+true forces, ablate_symbolic.py on real message dumps): label -> the SRSettings fields changed
+against the pipeline's settings in config.yaml, one change per row unless the label says so."""
+
+ABLATIONS: dict[str, dict] = {
+    "pipeline (config.yaml)": {},
+    "choice: score (steepest log-loss drop, paper)": {"choice": "score"},
+    "choice: best (PySR's 1.5x threshold)": {"choice": "best"},
+    "envelope: false (no r^k targets)": {"envelope": False},
+    "snr: 0 (no signal-to-noise filter)": {"snr": 0.0},
+    "objectives: [r2] (one search per target)": {"objectives": ["r2"]},
+    "trim: 0.9": {"trim": 0.9},
+    "simplify: false": {"simplify": False},
+    "structure: none (one search per component)": {"structure": "none"},
+    "operators: + - * / only": {"operators": ["add", "sub", "mul", "div"]},
+    "previous default (score, trim 0.9, no envelope, no snr, r2, 5000 samples, population 1000)": {
+        "choice": "score", "trim": 0.9, "envelope": False, "snr": 0.0, "objectives": ["r2"],
+        "samples": 5000, "population_size": 1000},
+}
