@@ -135,7 +135,10 @@ def sim_settings(cfg: dict, law: str) -> dict:
     out = stage_values("simulate", cfg["simulate"])
     out["dt"] = cfg["simulate"]["dt"].get(law, cfg["custom_laws"].get(law, {}).get("dt"))
     if law in cfg["custom_laws"]:
-        out["custom_laws"] = {law: cfg["custom_laws"][law]}
+        own = cfg["custom_laws"][law]
+        out["custom_laws"] = {law: {k: v for k, v in own.items() if k != "seed"}}
+        if own.get("seed") is not None:
+            out["seed"] = own["seed"]
     return out
 
 

@@ -143,12 +143,13 @@ class Trainer:
         if self.model.cfg.msg_dim != s.msg_dim:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
                   "does not apply to this variant)", file=sys.stderr)
+        self.step = 0
         self.variant.prepare(self.state())
         self.net = torch.compile(self.model) if s.compile else self.model  # the forward pass used
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
-        self.step, self.best_val, self.best_state = 0, math.inf, None
+        self.best_val, self.best_state = math.inf, None
         # the scales a diverged run is judged against: the loss and MAE of predicting zero
         self.node_weight = self._node_weight()
         self.zero_loss = float(self.graph_error(self.y.abs()).mean())  # the loss of predicting zero
