@@ -193,7 +193,10 @@ class Pruning(Variant):
     def before_step(self, state: TrainingState) -> None:
         s = state.s
         if state.step % (s.prune_every or max(1, s.steps // 100)) == 0:
+            before = int(state.model.mask.sum().item())
             state.mask_components(pruned_count(state.step, s.steps, s.prune_end, s.msg_dim, state.dim))
+            if int(state.model.mask.sum().item()) < before:
+                state.forget_best()  # only models with the present mask count as best
 
     def scores(self, messages, dim, extras, mask):
         std = messages.std(axis=0)
