@@ -565,12 +565,9 @@ def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, 
         fronts.append(front)
     # each component by the message score; with choice: data, then each in turn by the data
     # with the others held at their current choice (one pass of coordinate descent)
-    picks = [choose(front, "score")[0] for front in fronts]
-    whys = [choose(front, "score")[1] for front in fronts]
-    if s.choice != "data":
-        picks, whys = zip(*(choose(front, s.choice, s.loss_tolerance) for front in fronts))
-        picks, whys = list(picks), list(whys)
-    else:
+    rule = "score" if s.choice == "data" else s.choice
+    picks, whys = (list(x) for x in zip(*(choose(front, rule, s.loss_tolerance) for front in fronts)))
+    if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
         for k, front in enumerate(fronts):
