@@ -1,8 +1,10 @@
 # Two entry points for a fresh machine: `make run` (main job, default config) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CORES ?= all  # cores Snakemake may use (make run CORES=2)
-PYTHON ?= python3  # the interpreter .venv is made from (make run PYTHON=python3.12)
+# CORES: cores Snakemake may use (make run CORES=2). PYTHON: the interpreter .venv is made from
+# (make run PYTHON=python3.12). A comment on a variable's own line would become part of its value.
+CORES ?= all
+PYTHON ?= python3
 # Which torch build: auto (CUDA where nvidia-smi finds a GPU, else CPU), cpu, cuda or a wheel
 # index URL. The venv is remade when this choice, pyproject.toml or the Python changes.
 TORCH ?= auto

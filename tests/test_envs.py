@@ -226,6 +226,16 @@ def test_a_python_below_the_floor_is_refused_by_name(installer):
     assert out.returncode == 2 and "no Python interpreter 'no-such-python'" in out.stderr
 
 
+def test_make_passes_clean_values_to_the_installer():
+    """A Make comment on a variable's line becomes part of its value ("python3  "): the values
+    make hands install.sh must be exactly the defaults."""
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), "install"], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k not in ("PYTHON", "TORCH", "VENV", "CORES")})
+    assert "VENV='.venv' TORCH='auto' PYTHON='python3' bash tools/install.sh" in out.stdout, out.stdout
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), "run"], capture_output=True, text=True)
+    assert "snakemake --cores all\n" in out.stdout + "\n", out.stdout
+
+
 def test_torch_choice(installer):
     out = installer(None, None, "--dry-run")
     assert "(cpu)" in out.stdout and "--index-url https://download.pytorch.org/whl/cpu torch==" in out.stdout
