@@ -105,10 +105,12 @@ def test_a_damaged_data_set_is_set_aside_and_made_again(finished_run, tmp_path):
 
 class Killer(threading.Thread):
     """SIGKILL the first process running console script ``script`` (with ``arg`` among its
-    arguments) in ``workdir`` once ``trigger`` holds, after a random delay: a job killed at a
-    random point (processes of other runs on the machine are left alone)."""
+    arguments) in ``workdir`` once ``trigger(argv)`` holds for that process, after a random
+    delay: a job killed at a random point (processes of other runs on the machine are left
+    alone). The trigger sees the process's own arguments, so a condition such as "its
+    checkpoint exists" is about that job, not a sibling that finished earlier."""
 
-    def __init__(self, script: str, delay: tuple[float, float], rng, workdir: Path, trigger=lambda: True,
+    def __init__(self, script: str, delay: tuple[float, float], rng, workdir: Path, trigger=lambda argv: True,
                  arg: str = ""):
         super().__init__(daemon=True)
         self.script, self.arg, self.trigger, self.workdir = script, arg, trigger, workdir.resolve()
@@ -116,7 +118,7 @@ class Killer(threading.Thread):
         self.killed: str | None = None
         self.stop = threading.Event()
 
-    def _find(self) -> int | None:
+    def _find(self) -> tuple[int, list[str]] | None:
         for proc in Path("/proc").iterdir():
             try:
                 argv = (proc / "cmdline").read_bytes().decode().split("\0")
@@ -129,13 +131,14 @@ class Killer(threading.Thread):
                         continue
                 except OSError:
                     continue
-                return int(proc.name)
+                return int(proc.name), argv
         return None
 
     def run(self) -> None:
         while not self.stop.is_set():
-            pid = self._find()
-            if pid is not None and self.trigger():
+            found = self._find()
+            pid, argv = found if found else (None, [])
+            if pid is not None and self.trigger(argv):
                 time.sleep(self.delay)
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -224,14 +227,17 @@ def test_killed_stages_resume_to_the_same_artifacts(finished_run, tmp_path):
     those of the uninterrupted run."""
     rng = np.random.default_rng(int(time.time()))  # a different random point on every CI run
     results = tmp_path / "results"
-    exists = lambda pattern: lambda: any(results.rglob(pattern))  # noqa: E731
+    exists = lambda pattern: lambda argv: any(results.rglob(pattern))  # noqa: E731
+    # a train job is killed once its own checkpoint exists (so the rerun resumes past step 0)
+    own_checkpoint = lambda argv: "--out" in argv and \
+        (tmp_path / argv[argv.index("--out") + 1] / "checkpoint.pt").exists()  # noqa: E731
     within = lambda rule: (0.1 * _job_seconds(finished_run, rule), 0.8 * _job_seconds(finished_run, rule))  # noqa: E731
     stages = [  # (rule, console script, its argument, trigger, delay range in s)
         ("simulate", "symdistill-simulate", "", exists("data.h5.partial"), (0.0, 0.3)),
-        ("train_gnn", "symdistill-train", "", exists("checkpoint.pt"), (0.0, 0.2)),
-        ("dump_messages", "symdistill-messages", "dump", lambda: True, within("dump_messages")),
-        ("symbolic_regression", "symdistill-sr", "", lambda: True, within("symbolic_regression")),
-        ("report", "symdistill-report", "", lambda: True, within("report")),
+        ("train_gnn", "symdistill-train", "", own_checkpoint, (0.0, 0.2)),
+        ("dump_messages", "symdistill-messages", "dump", lambda argv: True, within("dump_messages")),
+        ("symbolic_regression", "symdistill-sr", "", lambda argv: True, within("symbolic_regression")),
+        ("report", "symdistill-report", "", lambda argv: True, within("report")),
     ]
     killed = []
     for rule, script, arg, trigger, delay in stages:
