@@ -27,7 +27,7 @@ from symdistill.core.fit import least_squares
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
 from symdistill.core.schema import enum, settings_json, stage_settings
-from symdistill.distill import calibrate, central, simplify
+from symdistill.distill import calibrate, central, separable, simplify
 
 #: Engine-neutral operator names -> Operon symbol names.
 OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
@@ -64,6 +64,7 @@ class SRSettings:
     data_tolerance: float
     calibration_graphs: int
     envelope: bool
+    separable: bool
     align_keep: float
     simplify: bool
     restarts: int
@@ -392,6 +393,25 @@ def _times_power(c: Candidate, k: float, r: sp.Symbol) -> Candidate:
     return Candidate(simplify.complexity(e), c.loss, str(e), origin=c.origin)
 
 
+def _signal(radial: np.ndarray, noise: np.ndarray, snr: float) -> np.ndarray:
+    """Edges whose radial part exceeds ``snr`` x the network's error across dx (all edges when
+    fewer than 50 or 5% do)."""
+    signal = np.abs(radial) > snr * noise if snr else np.ones(len(radial), dtype=bool)
+    if signal.sum() < max(50, 0.05 * len(radial)):
+        signal = np.ones(len(radial), dtype=bool)
+    return signal
+
+
+def _message_loss(c: Candidate, names: list[str], S: np.ndarray, radial: np.ndarray) -> float | None:
+    """Mean squared error of the best multiple of a law on radial values (None if not finite on 99%)."""
+    g = _evaluate(c.expression, names, S)
+    ok = np.isfinite(g)
+    if ok.mean() < 0.99:
+        return None
+    _, _, resid = least_squares(g[ok, None], radial[ok])
+    return float(np.mean(resid**2))
+
+
 def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
                       s: SRSettings, context: SearchContext) -> list[Candidate]:
     """Fronts for the radial law, merged: searches on it as it is and (``s.envelope``) divided
@@ -401,9 +421,7 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
     Every member carries its mean squared error on the raw radial values of those edges
     (``message_loss``); duplicates are dropped."""
     r_col = S[:, names.index("r")]
-    signal = np.abs(radial) > s.snr * noise if s.snr else np.ones(len(radial), dtype=bool)
-    if signal.sum() < max(50, 0.05 * len(radial)):  # too few edges above the noise: keep all
-        signal = np.ones(len(radial), dtype=bool)
+    signal = _signal(radial, noise, s.snr)
     targets = {"raw": 0.0}
     k = envelope_power(r_col[signal], radial[signal]) if s.envelope else 0.0
     if k:
@@ -418,15 +436,58 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
             for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context):
                 c.origin = f"{label}, {objective}"
                 c = _times_power(c, k, r_sym) if k else c
-                g = _evaluate(c.expression, names, S[raw_keep])
-                ok = np.isfinite(g)
-                if ok.mean() < 0.99:
+                c.message_loss = _message_loss(c, names, S[raw_keep], radial[raw_keep])
+                if c.message_loss is None:
                     continue
-                _, _, resid = least_squares(g[ok, None], radial[raw_keep][ok])
-                c.message_loss = float(np.mean(resid**2))
                 if c.expression not in out or c.complexity < out[c.expression].complexity:
                     out[c.expression] = c
     return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss))
+
+
+def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
+                         s: SRSettings, context: SearchContext) -> tuple[list[Candidate], list[dict]]:
+    """Laws of the form sum_k phi_k(m, q) g_k(r) (``symdistill.distill.separable``): the factors
+    phi_k found numerically, each g_k searched in r alone (``radial_candidates`` on its partial
+    residual), and the terms combined: each member of one term's front with the other terms at
+    their front's knee (``choose(..., "best")``). Only the structure forward selection ends with
+    is searched (or, if one of its terms is too weak to be read on 50 edges, the largest before it
+    whose terms all are). Returns the laws (message losses on the raw radial values) and the
+    structures found, the searched one marked."""
+    r_at = names.index("r")
+    signal = _signal(radial, noise, s.snr)
+    keep = signal & trimmed(radial, s.trim)
+    Sk, yk, nk = S[keep], radial[keep], noise[keep]
+    found = separable.structures(Sk, yk, names, seed=s.seed)
+    tried = [{**st.describe(), "searched": False} for st in found]
+    out: dict[str, Candidate] = {}
+    for at in reversed(range(len(found))):
+        st = found[at]
+        readable = separable.partial_targets(st, yk)
+        if min(mask.sum() for mask, _ in readable) < 50:
+            continue
+        tried[at]["searched"] = True
+        fronts = []
+        for term, (mask, target) in zip(st.terms, readable):
+            terms = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
+                                      ["r"], s, context)
+            fronts.append(pareto([replace(c, loss=c.message_loss) for c in terms]))
+        if not all(fronts):
+            break
+        knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
+        for t, front in enumerate(fronts):
+            for c in front:
+                parts = [c if j == t else knee for j, knee in enumerate(knees)]
+                law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
+                text = to_sympy_string(str(law), names)
+                if text in out:
+                    continue
+                origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
+                cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
+                cand.message_loss = _message_loss(cand, names, Sk, yk)
+                if cand.message_loss is not None:
+                    out[text] = cand
+        break
+    return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss)), tried
 
 
 def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
@@ -509,6 +570,11 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
     dec = central.decompose(msgs, dx, keep=s.align_keep)
     keep = trimmed(dec.radial, s.trim)
     pool = radial_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
+    tried = []
+    if s.separable:
+        extra, tried = separable_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
+        seen = {c.expression for c in pool}
+        pool += [c for c in extra if c.expression not in seen]
     if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
@@ -532,7 +598,7 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
         comps.append({"component": int(c), "pareto": [describe(m) for m in members],
                       "chosen": {**describe(pick), "reason": why}})
     radial = {"alignment": dec.alignment, "C": dec.C.tolist(), "c": dec.c.tolist(),
-              "variables": scalars, "pareto": [describe(m) for m in front],
+              "variables": scalars, "separable": tried, "pareto": [describe(m) for m in front],
               "chosen": {**describe(chosen), "reason": why}}
     return comps, radial
 
