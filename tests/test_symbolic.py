@@ -254,3 +254,12 @@ def test_form_and_constants_are_judged_apart():
     assert off["evidence"]["force"]["numeric"]["median_relative_error"] > 0.01
     right = judge(P("1.685*(r - 1.0)*(0.3*dx - 1.1*dy)/(r - 0.01) + 0.2"), law, 2)
     assert right["form"] == "correct" and right["verdict"] == "correct"
+
+
+def test_numeric_constants_inside_a_law_are_coefficients():
+    """A Morse law's force written with e^(1 - r) expanded (2e^2 e^(-2r) - 2e e^(-r)) is the law:
+    E and exp(2) are coefficients, not terms; the same form with a 10% wrong ratio is not."""
+    law = Law("morse", P("(1 - exp(1 - r))**2").subs(sp.Symbol("r", real=True), r), 1e-3)
+    right = "(14.7781122*exp(-2*r) - 5.4365637*exp(-r))*dx/r"
+    assert judge(right, law, 2)["verdict"] == "correct"
+    assert judge("(14.7781122*exp(-2*r) - 6.0*exp(-r))*dx/r", law, 2)["verdict"] == "wrong"

@@ -118,6 +118,10 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
         for scale, e in pending:
             for term in sp.Add.make_args(e):
                 coeff, rest = term.as_coeff_Mul()
+                # numeric factors such as E or exp(2) (from exp(1 - r)) belong to the coefficient
+                numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
+                if numbers != 1:
+                    coeff, rest = coeff * sp.Float(float(numbers)), rest / numbers
                 rounded = sp.expand(_round_inner(rest))
                 if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
                     nxt.append((scale * float(coeff), rounded))
