@@ -6,7 +6,7 @@ ABLATIONS: dict[str, dict] = {
     "pipeline (config.yaml)": {},
     "choice: score (steepest log-loss drop, paper)": {"choice": "score"},
     "choice: best (PySR's 1.5x threshold)": {"choice": "best"},
-    "separable: false (no phi(m, q) g(r) structure search)": {"separable": False},
+    "separable: true (also phi(m, q) g(r) structure search)": {"separable": True},
     "envelope: false (no r^k targets)": {"envelope": False},
     "snr: 0 (no signal-to-noise filter)": {"snr": 0.0},
     "objectives: [r2] (one search per target)": {"objectives": ["r2"]},
@@ -16,5 +16,5 @@ ABLATIONS: dict[str, dict] = {
     "operators: + - * / only": {"operators": ["add", "sub", "mul", "div"]},
     "previous default (score, trim 0.9, no envelope, no snr, r2, 5000 samples, population 1000)": {
         "choice": "score", "trim": 0.9, "envelope": False, "snr": 0.0, "objectives": ["r2"],
-        "samples": 5000, "population_size": 1000, "separable": False},
+        "samples": 5000, "population_size": 1000},
 }
