@@ -11,8 +11,8 @@ AI Feynman's separability tests, the structure is tested on the data rather than
 g_k is modelled without a formula (piecewise linear in log r, on y divided by its typical size
 at each distance, so that a singular law is of order one everywhere), and monomials phi_k are
 added one at a time, each the one that lowers the two-fold cross-validated error most, while it
-lowers it by more than ``min_gain``. Each g_k is then a search in r alone (``partial_targets``): a five-variable problem
-becomes one or two one-variable problems. A law outside this family (a reduced mass m1 m2 /
+lowers it by more than ``min_gain``. Each g_k is then a search in r alone (``partial_targets``):
+a five-variable problem becomes one or two one-variable problems. A law outside this family (a reduced mass m1 m2 /
 (m1 + m2)) is still found by the free search beside it; this one only adds candidates.
 """
 

@@ -459,34 +459,33 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
     Sk, yk, nk = S[keep], radial[keep], noise[keep]
     found = separable.structures(Sk, yk, names, seed=s.seed)
     tried = [{**st.describe(), "searched": False} for st in found]
+    readable = [separable.partial_targets(st, yk) for st in found]
+    at = next((i for i in reversed(range(len(found))) if min(m.sum() for m, _ in readable[i]) >= 50), None)
     out: dict[str, Candidate] = {}
-    for at in reversed(range(len(found))):
-        st = found[at]
-        readable = separable.partial_targets(st, yk)
-        if min(mask.sum() for mask, _ in readable) < 50:
-            continue
-        tried[at]["searched"] = True
-        fronts = []
-        for term, (mask, target) in zip(st.terms, readable):
-            terms = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
-                                      ["r"], s, context)
-            fronts.append(pareto([replace(c, loss=c.message_loss) for c in terms]))
-        if not all(fronts):
-            break
-        knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
-        for t, front in enumerate(fronts):
-            for c in front:
-                parts = [c if j == t else knee for j, knee in enumerate(knees)]
-                law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
-                text = to_sympy_string(str(law), names)
-                if text in out:
-                    continue
-                origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
-                cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
-                cand.message_loss = _message_loss(cand, names, Sk, yk)
-                if cand.message_loss is not None:
-                    out[text] = cand
-        break
+    if at is None:
+        return [], tried
+    st = found[at]
+    tried[at]["searched"] = True
+    fronts = []
+    for term, (mask, target) in zip(st.terms, readable[at]):
+        own = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
+                                ["r"], s, context)
+        fronts.append(pareto([replace(c, loss=c.message_loss) for c in own]))
+    if not all(fronts):
+        return [], tried
+    knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
+    for t, front in enumerate(fronts):
+        for c in front:
+            parts = [c if j == t else knee for j, knee in enumerate(knees)]
+            law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
+            text = to_sympy_string(str(law), names)
+            if text in out:
+                continue
+            origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
+            cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
+            cand.message_loss = _message_loss(cand, names, Sk, yk)
+            if cand.message_loss is not None:
+                out[text] = cand
     return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss)), tried
 
 
