@@ -35,6 +35,22 @@ def test_free_constants_leave_exact_numbers():
     assert template.has(r**-2)  # the exponent is exact, not a constant to fit
 
 
+def test_message_components_in_the_unit_direction_recover_their_constants(data):
+    """An EQL-style law written per component in the unit direction dx / (r - 0.01): the
+    softening is held (the data's geometry), the 20% wrong strength and rest length come back."""
+    from symdistill.distill.calibrate import law_parts
+
+    law = {"components": ["1.2*dx*(0.8 - r)/(r - 0.01)", "1.2*dy*(0.8 - r)/(r - 0.01)"]}
+    _, params, theta = law_parts(law, 2, 0.01)
+    assert len(params) == 4 and 0.01 not in np.abs(theta)  # two constants per component, softening held
+    train, held_out = frames(data["spring"])
+    cal = calibrate_law(law, train, held_out)
+    assert cal.median_relative_error < 1e-9
+    c = law_constants(cal.model, BUILTIN_LAWS["spring"])
+    assert c["strength"] == pytest.approx(1, abs=1e-6)
+    assert c["term_ratios"][0]["recovered"] == pytest.approx(c["term_ratios"][0]["true"], rel=1e-6)
+
+
 def test_correct_law_recovers_its_constants(data):
     """Spring's radial law with a 10% wrong rest length and strength: calibrated on the data,
     the stiffness and rest length come back to within 1e-6, and the accelerations to 1e-9."""

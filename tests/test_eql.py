@@ -137,3 +137,37 @@ def test_snap_exponents_freezes_near_grid_values_only():
     assert layer.weight()[2, 1].item() == pytest.approx(1.4)
     (expr,) = net.to_sympy(input_exprs(["dx", "log_r", "log_m1"]), drop=0)
     assert "r**1.0/m1**3.0" in str(expr) and "r**0.7" in str(expr), expr
+
+
+def test_direction_inputs_are_the_unit_separation_and_give_the_softened_law_exactly():
+    """ux, uy (dx / |dx|) on edges equal their sympy read-out, and ux m1 m2 / r^2 in them is the
+    data's r2 force exactly (dx m1 m2 / r^3 is not: r is the softened distance); 3-D adds uz."""
+    from symdistill.core.edges import edge_columns, edge_features, edge_matrix, pair_forces
+    from symdistill.gnn.eql import edge_inputs
+    from symdistill.gnn.variants import get_variant
+
+    g = torch.Generator().manual_seed(0)
+    x_i, x_j = torch.randn(64, 6, generator=g, dtype=torch.float64), torch.randn(64, 6, generator=g, dtype=torch.float64)
+    x_i[:, -1], x_j[:, -1] = x_i[:, -1].abs() + 0.5, x_j[:, -1].abs() + 0.5  # masses
+    soft = 0.01
+    got = edge_inputs(["ux", "uy"], x_i, x_j, 2, soft).numpy()
+    cols = edge_features(x_i[:, :2].numpy(), x_j[:, :2].numpy(), x_i[:, -1].numpy(), x_j[:, -1].numpy(),
+                         x_i[:, -2].numpy(), x_j[:, -2].numpy(), soft)
+    X = edge_matrix(cols, 2)
+    symbols = [sp.Symbol(c, real=True) for c in edge_columns(2)]
+    for k, e in enumerate(input_exprs(["ux", "uy"], soft)):
+        np.testing.assert_allclose(got[:, k], sp.lambdify(symbols, e)(*X.T), rtol=1e-12)
+    law = BUILTIN_LAWS["r2"]
+    true = pair_forces(law, X, 2)[:, 0]
+    r_, m1_, m2_ = sp.symbols("r m1 m2", real=True)
+    ux = input_exprs(["ux"], soft)[0]
+    exact = sp.lambdify(symbols, -ux * m1_ * m2_ / r_**2)(*X.T)
+    plain = sp.lambdify(symbols, -X_ * m1_ * m2_ / r_**3)(*X.T)
+    np.testing.assert_allclose(exact, true, rtol=1e-12)
+    assert np.abs(plain - true).max() > 1e-6 * np.abs(true).max()
+    cfg = {"eql": {"inputs": ["ux", "uy", "log_r"], "inputs_per_sim": {}, "node_output": "newtonian",
+                   "grad_clip": 1.0, **{k: 0 for k in ("layers", "constant", "identity", "product", "square",
+                                                        "sin", "exp", "division", "skip", "message_l1",
+                                                        "sparsity", "sparsity_kind", "sparsity_start",
+                                                        "prune_at", "threshold", "snap", "snap_tol")}}}
+    assert get_variant("eql").train_overrides(cfg, 3, "r2")["eql"]["inputs"] == ["ux", "uy", "uz", "log_r"]

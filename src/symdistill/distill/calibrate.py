@@ -194,9 +194,14 @@ def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], lis
         template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
         dist = sp.Symbol("r", real=True) - sp.Float(softening)
         return [template * sp.Symbol(x, real=True) / dist for x in spatial_columns(dim)], params, theta
+    # the distance before softening, |dx| = r - softening (in a direction dx / |dx|), is the data's
+    # geometry, not a constant of the law: it is held while the law's own constants are fitted
+    dist, held = sp.Symbol("r", real=True) - sp.Float(softening), sp.Dummy("dist", positive=True)
     comps, params, theta = [], [], []
     for k, text in enumerate(law["components"]):
-        t, p, v = free_constants(parse_expression(text, names, what="message law"), prefix=f"c{k}_")
+        expr = parse_expression(text, names, what="message law").xreplace({dist: held})
+        t, p, v = free_constants(expr, prefix=f"c{k}_")
+        t = t.xreplace({held: dist})
         comps.append(t)
         params += p
         theta += list(v)

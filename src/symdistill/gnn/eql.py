@@ -26,6 +26,9 @@ INPUTS: dict[str, sp.Expr] = {
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
     "log_m1": sp.log(_m1), "log_m2": sp.log(_m2),  # masses are positive; exp units turn sums into products
     "log_d": sp.log(_r - SOFTENING),  # log |dx|, the distance before softening (r = |dx| + softening)
+    # the unit direction dx / |dx|: a central force is ux g(r) exactly, where dx g(r) / |dx| would
+    # need |dx| beside the softened r
+    "ux": _dx / (_r - SOFTENING), "uy": _dy / (_r - SOFTENING), "uz": _dz / (_r - SOFTENING),
 }
 DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
@@ -289,7 +292,8 @@ def input_exprs(names: list[str], softening: float = SOFTENING) -> list[sp.Expr]
     unknown = [n for n in names if n not in INPUTS]
     if unknown:
         raise ValueError(f"unknown EQL input(s) {unknown}; choose from {sorted(INPUTS)}")
-    table = {**INPUTS, "log_d": sp.log(_r - softening)}
+    d = _r - softening
+    table = {**INPUTS, "log_d": sp.log(d), "ux": _dx / d, "uy": _dy / d, "uz": _dz / d}
     return [table[n] for n in names]
 
 
@@ -299,6 +303,7 @@ def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int, softening:
     r = cols["r"]
     cols.update({"inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
                  "log_d": torch.log(torch.clamp(cols["dist"], min=1e-6)),
+                 **{"u" + x[1]: cols[x] / torch.clamp(cols["dist"], min=1e-6) for x in ("dx", "dy", "dz") if x in cols},
                  "log_m1": torch.log(cols["m1"]), "log_m2": torch.log(cols["m2"])})
     missing = [n for n in names if n not in cols or n == "dist"]
     if missing:

@@ -252,16 +252,17 @@ class EQL(L1):
         print(f"step {state.step}: pruned EQL weights below {e.threshold}; {kept} remain", file=sys.stderr)
 
     def train_overrides(self, cfg: dict, dim: int, sim: str) -> dict:
-        """The eql section's training schedule and node model, and its EQLTraining fields; dz is
-        added after dy in 3-D."""
+        """The eql section's training schedule and node model, and its EQLTraining fields; in 3-D
+        dz is added after dy, and uz after uy."""
         from dataclasses import fields
 
         from symdistill.gnn.eql import EQLTraining
 
         e = cfg["eql"]
-        inputs = [i for i in e["inputs_per_sim"].get(sim, e["inputs"]) if i != "dz"]
-        if dim == 3 and "dy" in inputs:
-            inputs.insert(inputs.index("dy") + 1, "dz")
+        inputs = [i for i in e["inputs_per_sim"].get(sim, e["inputs"]) if i not in ("dz", "uz")]
+        for y, z in (("dy", "dz"), ("uy", "uz")):
+            if dim == 3 and y in inputs:
+                inputs.insert(inputs.index(y) + 1, z)
         out = {"eql": {**{f.name: e[f.name] for f in fields(EQLTraining) if f.name != "inputs"}, "inputs": inputs},
                "node_output": e["node_output"], "grad_clip": e["grad_clip"]}
         out.update({k: e[k] for k in ("steps", "lr") if e.get(k) is not None})
