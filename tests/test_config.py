@@ -55,7 +55,7 @@ def test_eql_models_and_settings():
     cfg = validate_config({"simulations": ["spring", "r2"], "eql": {"simulations": ["r2"]}, "dims": [3]})
     assert ("r2", 3, 4, "eql", 0) in models(cfg) and ("spring", 3, 4, "eql", 0) not in models(cfg)
     s = train_settings(cfg, 4, "eql", 3)
-    assert s["eql"]["inputs"][:3] == ["dx", "dy", "dz"] and s["node_output"] == "newtonian"
+    assert s["eql"]["inputs"][:3] == ["ux", "uy", "uz"] and s["node_output"] == "newtonian"
     # narrowing the laws narrows the GNN+EQL list (README: --config 'simulations=[spring]')
     assert validate_config({"simulations": ["spring"], "eql": {"simulations": ["r1", "spring"]}})[
         "eql"]["simulations"] == ["spring"]

@@ -171,3 +171,37 @@ def test_direction_inputs_are_the_unit_separation_and_give_the_softened_law_exac
                                                         "sparsity", "sparsity_kind", "sparsity_start",
                                                         "prune_at", "threshold", "snap", "snap_tol")}}}
     assert get_variant("eql").train_overrides(cfg, 3, "r2")["eql"]["inputs"] == ["ux", "uy", "uz", "log_r"]
+
+
+def test_a_force_spread_over_messages_is_read_through_the_node_model():
+    """Message 0 = -F + dx and message 1 = dx, read out as W = [[1, -1], [0, 0]]: each message
+    alone is not the law, the per-edge force W m is, and the eql engine distils that."""
+    cfg = ModelSettings("eql", 2, 6, 8, 1, 2, "newtonian",
+                        {"inputs": ["dx", "dy", "inv_r3", "m1", "m2"], "layers": 2, "constant": 0,
+                         "identity": 1, "product": 2, "square": 0, "sin": 0, "exp": 0, "division": 0,
+                         "skip": False})
+    model = GraphNetwork(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        l1, l2 = model.edge_model.layers
+        l1.linear.weight[0, 0] = 1.0  # identity = dx
+        l1.linear.weight[1, 0] = 1.0  # p1 = dx * inv_r3, p2 = m1 * m2
+        l1.linear.weight[3, 2] = 1.0
+        l1.linear.weight[2, 3] = 1.0
+        l1.linear.weight[4, 4] = 1.0
+        l2.linear.weight[0, 0] = 1.0  # identity = dx
+        l2.linear.weight[1, 1] = 1.0  # p1 = (dx inv_r3) * (m1 m2)
+        l2.linear.weight[3, 2] = 1.0
+        out = model.edge_model.out.weight
+        out[0, 1], out[0, 0], out[1, 0] = -1.0, 1.0, 1.0
+        model.node_model.weight.copy_(torch.tensor([[1.0, -1.0], [0.0, 0.0]]))
+    inputs = input_exprs(cfg.eql["inputs"])
+    (alone,) = model.edge_model.to_sympy(inputs, [0])
+    assert judge(alone, BUILTIN_LAWS["r2"], 2)["verdict"] == "wrong", alone
+    W = model.message_readout()
+    assert W is not None and W.shape == (2, 2)
+    (through,) = model.edge_model.to_sympy(inputs, [0], readout=W.double().numpy())
+    assert judge(through, BUILTIN_LAWS["r2"], 2)["verdict"] == "correct", through
+    model.cfg.node_output = "acceleration"  # an MLP node model has no linear read-out to go through
+    assert model.message_readout() is None

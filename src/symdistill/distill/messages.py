@@ -36,6 +36,10 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         edges = fully_connected_edges(n, g)
         _, raw = model(x.reshape(g * n, f), edges)
         msgs = model.messages(raw).numpy().astype(np.float64)
+        readout = model.message_readout()
+        mask = model.mask.numpy()
+        if readout is not None:  # the per-edge force W m_ij: dim components, each a force component
+            msgs, mask = msgs @ readout.double().numpy().T, np.ones(dim)
         xs = x.reshape(g * n, f).numpy().astype(np.float64)
         src, dst = edges.numpy()  # sender j, receiver i
         law = law_from_file(data_path)
@@ -46,7 +50,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
                   law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping, softening=law.softening,
-                  msg_dim=model.cfg.msg_dim, mask=model.mask.numpy(),
+                  msg_dim=model.cfg.msg_dim, mask=mask, read_through=readout is not None,
                   inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs

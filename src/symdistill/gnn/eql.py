@@ -252,13 +252,16 @@ class EQL(nn.Module):
         return count
 
     def to_sympy(self, inputs: list[sp.Expr], outputs: list[int] | None = None, digits: int = 3,
-                 drop: float = 1e-3) -> list[sp.Expr]:
-        """The network as one expanded, rounded sympy expression per (selected) output."""
+                 drop: float = 1e-3, readout=None) -> list[sp.Expr]:
+        """The network as one expanded, rounded sympy expression per (selected) output; with
+        ``readout`` (a matrix R), per output of R times the network's outputs instead."""
         h = [x / sp.Float(float(sc)) for x, sc in zip(inputs, self.in_scale)]
         for layer in self.layers:
             h = layer.to_sympy(h)
         W = (self.out.weight * self.mask).detach().double().numpy()
         b = (self.out.bias * self.bias_mask).detach().double().numpy()
+        if readout is not None:
+            W, b = readout @ W, readout @ b
         rows = outputs if outputs is not None else range(W.shape[0])
         exprs = []
         for o in rows:

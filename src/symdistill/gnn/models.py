@@ -131,6 +131,13 @@ class GraphNetwork(MessagePassing):
             out = out / x[:, -1:]
         return out, raw
 
+    def message_readout(self) -> Tensor | None:
+        """W of a linear node model (summed messages -> force, or acceleration for ``linear``), masked
+        components zero, when the variant's messages are distilled through it; None otherwise."""
+        if not self.variant.read_through or self.cfg.node_output not in ("newtonian", "linear"):
+            return None
+        return self.node_model.weight.detach() * self.mask
+
     def messages(self, raw: Tensor) -> Tensor:
         """Analysis-time messages: the mean for KL, masked components zero for pruning."""
         return self.to_message(raw, sample=False)

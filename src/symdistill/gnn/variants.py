@@ -70,6 +70,9 @@ class Variant:
     readout: str | None = None  # an engine that reads the law out of the model itself
     extras: tuple[str, ...] = ()  # arrays written beside the messages (``message_extras``)
     section: str | None = None  # a config section of its own (with its 'simulations' list)
+    # messages distilled through a linear node model's read-out W (the per-edge force W m_ij),
+    # not component by component: for edge models that spread the force over many components
+    read_through: bool = False
 
     def width(self, msg_dim: int, dim: int) -> int:
         """Message components for the configured ``msg_dim`` in ``dim`` dimensions."""
@@ -218,6 +221,7 @@ class EQL(L1):
     edge_model = "eql"
     readout = "eql"
     section = "eql"
+    read_through = True
 
     def penalty_weight(self, s) -> float:
         return s.eql.message_l1
