@@ -72,8 +72,9 @@ def test_pruning_keeps_the_fit():
     assert kept < total
 
 
-def test_newtonian_eql_graph_network_extracts_force():
-    """A hand-set eql edge model emitting the r2 force reads out as 'correct' through the verdict."""
+def _r2_eql_model() -> GraphNetwork:
+    """A newtonian eql GraphNetwork, all weights zero but those of its second-layer product
+    unit p1 = (dx inv_r3) * (m1 m2), the r2 force up to sign."""
     cfg = ModelSettings("eql", 2, 6, 8, 1, 2, "newtonian",
                         {"inputs": ["dx", "dy", "inv_r3", "m1", "m2"], "layers": 2, "constant": 0,
                          "identity": 1, "product": 2, "square": 0, "sin": 0, "exp": 0, "division": 0,
@@ -91,6 +92,14 @@ def test_newtonian_eql_graph_network_extracts_force():
         # layer 2: p1 = (dx inv_r3) * (m1 m2)
         l2.linear.weight[1, 1] = 1.0
         l2.linear.weight[3, 2] = 1.0
+    return model
+
+
+def test_newtonian_eql_graph_network_extracts_force():
+    """A hand-set eql edge model emitting the r2 force reads out as 'correct' through the verdict."""
+    model = _r2_eql_model()
+    cfg = model.cfg
+    with torch.no_grad():
         model.edge_model.out.weight[0, 1] = -1.0
     (expr,) = model.edge_model.to_sympy(input_exprs(cfg.eql["inputs"]), [0])
     assert judge(expr, BUILTIN_LAWS["r2"], 2)["verdict"] == "correct", expr
@@ -176,23 +185,12 @@ def test_direction_inputs_are_the_unit_separation_and_give_the_softened_law_exac
 def test_a_force_spread_over_messages_is_read_through_the_node_model():
     """Message 0 = -F + dx and message 1 = dx, read out as W = [[1, -1], [0, 0]]: each message
     alone is not the law, the per-edge force W m is, and the eql engine distils that."""
-    cfg = ModelSettings("eql", 2, 6, 8, 1, 2, "newtonian",
-                        {"inputs": ["dx", "dy", "inv_r3", "m1", "m2"], "layers": 2, "constant": 0,
-                         "identity": 1, "product": 2, "square": 0, "sin": 0, "exp": 0, "division": 0,
-                         "skip": False})
-    model = GraphNetwork(cfg)
+    model = _r2_eql_model()
+    cfg = model.cfg
     with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
         l1, l2 = model.edge_model.layers
-        l1.linear.weight[0, 0] = 1.0  # identity = dx
-        l1.linear.weight[1, 0] = 1.0  # p1 = dx * inv_r3, p2 = m1 * m2
-        l1.linear.weight[3, 2] = 1.0
-        l1.linear.weight[2, 3] = 1.0
-        l1.linear.weight[4, 4] = 1.0
-        l2.linear.weight[0, 0] = 1.0  # identity = dx
-        l2.linear.weight[1, 1] = 1.0  # p1 = (dx inv_r3) * (m1 m2)
-        l2.linear.weight[3, 2] = 1.0
+        l1.linear.weight[0, 0] = 1.0  # identity = dx, in both layers
+        l2.linear.weight[0, 0] = 1.0
         out = model.edge_model.out.weight
         out[0, 1], out[0, 0], out[1, 0] = -1.0, 1.0, 1.0
         model.node_model.weight.copy_(torch.tensor([[1.0, -1.0], [0.0, 0.0]]))
@@ -201,7 +199,7 @@ def test_a_force_spread_over_messages_is_read_through_the_node_model():
     assert judge(alone, BUILTIN_LAWS["r2"], 2)["verdict"] == "wrong", alone
     W = model.message_readout()
     assert W is not None and W.shape == (2, 2)
-    (through,) = model.edge_model.to_sympy(inputs, [0], readout=W.double().numpy())
+    (through,) = model.edge_model.to_sympy(inputs, [0], readout=W)
     assert judge(through, BUILTIN_LAWS["r2"], 2)["verdict"] == "correct", through
     model.cfg.node_output = "acceleration"  # an MLP node model has no linear read-out to go through
     assert model.message_readout() is None

@@ -190,13 +190,13 @@ def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], lis
     central force g(r, m1, m2, q1, q2) dx/|dx|, one set of constants for every direction) or
     ``{"components": [phi_1, ...]}`` (each message component with constants of its own)."""
     names = edge_columns(dim)
+    dist = sp.Symbol("r", real=True) - sp.Float(softening)  # |dx|, the distance before softening
     if "radial" in law:
         template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
-        dist = sp.Symbol("r", real=True) - sp.Float(softening)
         return [template * sp.Symbol(x, real=True) / dist for x in spatial_columns(dim)], params, theta
-    # the distance before softening, |dx| = r - softening (in a direction dx / |dx|), is the data's
-    # geometry, not a constant of the law: it is held while the law's own constants are fitted
-    dist, held = sp.Symbol("r", real=True) - sp.Float(softening), sp.Dummy("dist", positive=True)
+    # |dx| (in a direction dx / |dx|) is the data's geometry, not a constant of the law: it is held
+    # while the law's own constants are fitted
+    held = sp.Dummy("dist", positive=True)
     comps, params, theta = [], [], []
     for k, text in enumerate(law["components"]):
         expr = parse_expression(text, names, what="message law").xreplace({dist: held})

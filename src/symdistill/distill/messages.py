@@ -39,7 +39,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         readout = model.message_readout()
         mask = model.mask.numpy()
         if readout is not None:  # the per-edge force W m_ij: dim components, each a force component
-            msgs, mask = msgs @ readout.double().numpy().T, np.ones(dim)
+            msgs, mask = msgs @ readout.T, np.ones(dim)
         xs = x.reshape(g * n, f).numpy().astype(np.float64)
         src, dst = edges.numpy()  # sender j, receiver i
         law = law_from_file(data_path)

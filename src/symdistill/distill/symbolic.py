@@ -227,9 +227,8 @@ class EQLEngine:
         # 6 significant digits, as Operon prints: rollouts of near-equilibrium laws need them
         inputs = input_exprs(model.cfg.eql["inputs"], model.cfg.softening)
         # messages dumped through the node model's read-out W (read_through): component c is row c of W m
-        readout = model.message_readout()
         (expr,) = model.edge_model.to_sympy(inputs, [context.component], digits=6,
-                                            readout=None if readout is None else readout.double().numpy())
+                                            readout=model.message_readout())
         expr = parse_expression(str(expr), names, what="eql read-out")
         symbols = [sp.Symbol(n, real=True) for n in names]
         # judge terms only where the network was trained to be exact: inside its input clamp

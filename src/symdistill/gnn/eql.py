@@ -15,7 +15,7 @@ import sympy as sp
 import torch
 from torch import Tensor, nn
 
-from symdistill.core.edges import node_edge_features
+from symdistill.core.edges import SPATIAL, node_edge_features
 from symdistill.core.laws import SOFTENING
 from symdistill.core.schema import stage_settings
 
@@ -25,11 +25,18 @@ INPUTS: dict[str, sp.Expr] = {
     "dx": _dx, "dy": _dy, "dz": _dz, "r": _r, "inv_r": 1 / _r, "inv_r2": _r**-2, "inv_r3": _r**-3,
     "log_r": sp.log(_r), "m1": _m1, "m2": _m2, "q1": _q1, "q2": _q2,
     "log_m1": sp.log(_m1), "log_m2": sp.log(_m2),  # masses are positive; exp units turn sums into products
-    "log_d": sp.log(_r - SOFTENING),  # log |dx|, the distance before softening (r = |dx| + softening)
-    # the unit direction dx / |dx|: a central force is ux g(r) exactly, where dx g(r) / |dx| would
-    # need |dx| beside the softened r
-    "ux": _dx / (_r - SOFTENING), "uy": _dy / (_r - SOFTENING), "uz": _dz / (_r - SOFTENING),
 }
+
+
+def _unsoftened(softening: float) -> dict[str, sp.Expr]:
+    """Inputs in |dx| = r - softening, the distance before softening: log_d = log |dx| and the unit
+    direction ux, uy, uz = dx / |dx| (a central force is ux g(r) exactly, where dx g(r) / |dx|
+    would need |dx| beside the softened r)."""
+    d = _r - softening
+    return {"log_d": sp.log(d), "ux": _dx / d, "uy": _dy / d, "uz": _dz / d}
+
+
+INPUTS.update(_unsoftened(SOFTENING))
 DIV_THRESHOLD = 1e-3
 INPUT_CLIP = 100.0
 
@@ -295,18 +302,16 @@ def input_exprs(names: list[str], softening: float = SOFTENING) -> list[sp.Expr]
     unknown = [n for n in names if n not in INPUTS]
     if unknown:
         raise ValueError(f"unknown EQL input(s) {unknown}; choose from {sorted(INPUTS)}")
-    d = _r - softening
-    table = {**INPUTS, "log_d": sp.log(d), "ux": _dx / d, "uy": _dy / d, "uz": _dz / d}
+    table = {**INPUTS, **_unsoftened(softening)}
     return [table[n] for n in names]
 
 
 def edge_inputs(names: list[str], x_i: Tensor, x_j: Tensor, dim: int, softening: float = SOFTENING) -> Tensor:
     """Compute the named inputs on edges from receiver/sender node features (pos, vel, q, m)."""
     cols = node_edge_features(x_i, x_j, dim, softening)
-    r = cols["r"]
-    cols.update({"inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r),
-                 "log_d": torch.log(torch.clamp(cols["dist"], min=1e-6)),
-                 **{"u" + x[1]: cols[x] / torch.clamp(cols["dist"], min=1e-6) for x in ("dx", "dy", "dz") if x in cols},
+    r, d = cols["r"], torch.clamp(cols["dist"], min=1e-6)
+    cols.update({"inv_r": 1 / r, "inv_r2": r**-2, "inv_r3": r**-3, "log_r": torch.log(r), "log_d": torch.log(d),
+                 **{"u" + x[1:]: cols[x] / d for x in SPATIAL[:dim]},
                  "log_m1": torch.log(cols["m1"]), "log_m2": torch.log(cols["m2"])})
     missing = [n for n in names if n not in cols or n == "dist"]
     if missing:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
@@ -23,6 +24,7 @@ from symdistill.gnn.eql import EQL, EQLSettings, edge_inputs, log_space
 from symdistill.gnn.variants import get_variant
 
 NODE_OUTPUTS = tuple(enum("node_output"))
+LINEAR_NODE_OUTPUTS = ("newtonian", "linear")  # node models that are one linear map of the summed messages
 EDGE_INPUTS = tuple(enum("edge_inputs"))
 
 
@@ -85,7 +87,7 @@ class GraphNetwork(MessagePassing):
         else:
             n_in = 2 * f if cfg.edge_inputs == "nodes" else 2 * cfg.dim + 5
             self.edge_model = mlp(n_in, cfg.hidden, raw, cfg.layers)
-        if cfg.node_output in ("newtonian", "linear"):
+        if cfg.node_output in LINEAR_NODE_OUTPUTS:
             self.node_model = nn.Linear(k, cfg.dim, bias=False)
         else:
             self.node_model = mlp(f + k, cfg.hidden, cfg.dim, cfg.layers)
@@ -131,12 +133,13 @@ class GraphNetwork(MessagePassing):
             out = out / x[:, -1:]
         return out, raw
 
-    def message_readout(self) -> Tensor | None:
+    def message_readout(self) -> np.ndarray | None:
         """W of a linear node model (summed messages -> force, or acceleration for ``linear``), masked
-        components zero, when the variant's messages are distilled through it; None otherwise."""
-        if not self.variant.read_through or self.cfg.node_output not in ("newtonian", "linear"):
+        components zero, in float64, when the variant's messages are distilled through it; None
+        otherwise."""
+        if not self.variant.read_through or self.cfg.node_output not in LINEAR_NODE_OUTPUTS:
             return None
-        return self.node_model.weight.detach() * self.mask
+        return (self.node_model.weight.detach() * self.mask).double().numpy()
 
     def messages(self, raw: Tensor) -> Tensor:
         """Analysis-time messages: the mean for KL, masked components zero for pruning."""
