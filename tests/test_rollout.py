@@ -75,6 +75,52 @@ def test_out_of_distribution_conditions_widen_the_draws(tmp_path):
     assert set(CONDITIONS) >= {"test", "n8", "n16", "mass_wide", "spread_wide"}
 
 
+def dx_gnn(node: np.ndarray):
+    """A hand-set GNN: edge model = (dx, dy) exactly (ReLU(z) - ReLU(-z)), node model = ``node`` / mass."""
+    import torch
+
+    from symdistill.gnn.models import GraphNetwork, ModelSettings
+
+    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", node_features=6, msg_dim=2, hidden=4, layers=1,
+                                       node_output="newtonian"))
+    first, last = model.edge_model[0], model.edge_model[2]
+    with torch.no_grad():
+        first.weight.zero_(), first.bias.zero_(), last.bias.zero_()
+        for k, (col, sign) in enumerate([(0, 1), (0, -1), (1, 1), (1, -1)]):  # +-dx, +-dy
+            first.weight[k, col], first.weight[k, 6 + col] = sign, -sign
+        last.weight.copy_(torch.tensor([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0]]))
+        model.node_model.weight.copy_(torch.as_tensor(node, dtype=torch.float32))
+    return model
+
+
+def test_gnn_tolerance_follows_its_error_and_stays_below_it(tmp_path):
+    """The GNN is integrated at gnn_tol_fraction x its relative test error (never below rtol):
+    the trajectory that tolerance gives differs from the tight one by far less than the GNN's
+    own distance from the truth; an exact predictor would keep rtol."""
+    from symdistill.core.frames import read_frames, split_nodes
+    from symdistill.physics.simulate import SimSettings, simulate
+    from symdistill.rollout.run import RolloutSettings, gnn_accelerations, gnn_tolerance
+
+    data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
+    model = dx_gnn(np.eye(2))  # a linear force: not spring's, so it has a model error
+    x, a = read_frames(data, "test")
+    pos, vel, q, m = split_nodes(x, 2)
+    error = np.abs(gnn_accelerations(model)(pos, vel, m, q) - a).mean() / np.abs(a).mean()
+    s = RolloutSettings(systems=4, gnn_tol_fraction=1e-4)
+    tol = gnn_tolerance(model, data, 2000, s)
+    assert tol == pytest.approx(max(s.rtol, 1e-4 * error)) and tol > 10 * s.rtol
+    assert gnn_tolerance(model, data, 2000, RolloutSettings(gnn_tol_fraction=1e-12)) == s.rtol
+    law = BUILTIN_LAWS["spring"]
+    init = initial_states("n8", law, data, 8, 2, s)
+    times = np.arange(300) * law.dt
+    truth, _, _ = rollout(None, init, times, 1e-10, 1e-10, np.inf, law)
+    acc = gnn_accelerations(model)
+    tight, _, _ = rollout(acc, init, times, s.rtol, s.atol, 1e8)
+    loose, _, _ = rollout(acc, init, times, tol, tol, 1e8)
+    rms = lambda u, v: np.sqrt(((u - v) ** 2).mean())  # noqa: E731
+    assert rms(loose, tight) < 0.01 * rms(tight, truth)
+
+
 def test_gnn_readout_of_a_hand_set_gnn_is_exact(tmp_path):
     """Edge model = (dx, dy) exactly (ReLU(z) - ReLU(-z)), node model linear / mass: the read-out
     fitted to the GNN (the diagnostic) recovers the node model's matrix; a law that is not
@@ -115,22 +161,13 @@ def test_true_trajectories_are_shared_and_models_are_compared_against_them(tmp_p
     import json
 
     import h5py
-    import torch
 
-    from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
+    from symdistill.gnn.models import save_model
     from symdistill.physics.simulate import SimSettings, simulate
     from symdistill.rollout.run import RolloutSettings, evaluate, read_truth, write_truth
 
     data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
-    model = GraphNetwork(ModelSettings(dim=2, variant="bottleneck", node_features=6, msg_dim=2, hidden=4, layers=1,
-                                       node_output="newtonian"))
-    first, last = model.edge_model[0], model.edge_model[2]
-    with torch.no_grad():  # edge model = (dx, dy) exactly, node model = identity / mass
-        first.weight.zero_(), first.bias.zero_(), last.bias.zero_()
-        for k, (col, sign) in enumerate([(0, 1), (0, -1), (1, 1), (1, -1)]):
-            first.weight[k, col], first.weight[k, 6 + col] = sign, -sign
-        last.weight.copy_(torch.tensor([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0]]))
-        model.node_model.weight.copy_(torch.eye(2))
+    model = dx_gnn(np.eye(2))  # edge model = (dx, dy) exactly, node model = identity / mass
     save_model(tmp_path / "best.pt", model)
     (tmp_path / "rec.json").write_text(json.dumps(
         {"engine": "operon", "components": [{"expression": "dx"}, {"expression": "dy"}],

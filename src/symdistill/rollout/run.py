@@ -62,6 +62,7 @@ class RolloutSettings:
     seed: int
     fit_graphs: int
     accel_cap: float
+    gnn_tol_fraction: float  # the GNN's tolerance: this times its relative test error (at least rtol)
     frames: int | None  # recorded frames (None: the data set's steps)
 
 
@@ -108,6 +109,17 @@ def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: i
     coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
     r2 = r_squared(y[ok], resid)
     return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
+
+
+def gnn_tolerance(model: GraphNetwork, data_path, graphs: int, s: RolloutSettings) -> float:
+    """The GNN's integrator tolerance: ``gnn_tol_fraction`` times its relative test error
+    (mean |a_gnn - a| / mean |a|), never below ``rtol``. Its integration error then stays orders
+    of magnitude below the model error its rollout measures, at a fraction of the steps a tight
+    tolerance costs on a ReLU network's kinks; an exact network (EQL) keeps ``rtol``."""
+    x, a = read_frames(data_path, "test", max_graphs=graphs)
+    pos, vel, q, m = split_nodes(x, model.cfg.dim)
+    error = np.abs(gnn_accelerations(model)(pos, vel, m, q) - a).mean() / max(np.abs(a).mean(), 1e-300)
+    return float(np.clip(s.gnn_tol_fraction * error, s.rtol, 1e-3)) if np.isfinite(error) else s.rtol
 
 
 def calibrated(recovery: dict, data_path, graphs: int, softening: float) -> SymbolicModel:
@@ -196,6 +208,15 @@ def observed(data_path) -> bool:
         return bool(f.attrs.get("observed", False))
 
 
+#: the rollout settings that determine the true trajectories (the others may change without
+#: invalidating them)
+TRUTH_FIELDS = ("systems", "conditions", "seed", "rtol", "atol", "frames")
+
+
+def _truth_settings(settings: dict) -> dict:
+    return {k: settings[k] for k in TRUTH_FIELDS}
+
+
 def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> None:
     """Integrate the true simulator once per data set and condition (every model of the data
     set is compared against the same trajectories): initial states and true positions, velocities.
@@ -233,11 +254,13 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
 
 def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict, dict]:
     """Times, per condition (initial states, true positions, true velocities) written by
-    ``write_truth`` with the same settings (other settings are an error naming the file), and
+    ``write_truth`` with the same ``TRUTH_FIELDS`` (others are an error naming the file), and
     the dates of observed truth (``holdout_jd``, if any)."""
     with TRUTH.open(truth_h5) as h:
-        if json.loads(h.attrs["settings"]) != json.loads(json.dumps(asdict(s), default=str)):
-            raise ValueError(f"{truth_h5} was written with other rollout settings; rerun its rule")
+        wanted = _truth_settings(json.loads(json.dumps(asdict(s), default=str)))
+        if _truth_settings(json.loads(h.attrs["settings"])) != wanted:
+            raise ValueError(f"{truth_h5} was written with other rollout settings ({', '.join(TRUTH_FIELDS)}); "
+                             "rerun its rule")
         conditions = [HOLDOUT] if HOLDOUT in h else s.conditions
         out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])
                for c in conditions}
@@ -257,6 +280,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     exprs = [c["expression"] for c in rec["components"]]
     sym = calibrated(rec, data_path, s.fit_graphs, model.cfg.softening)
     gnn_readout = fit_to_gnn(model, exprs, data_path, s.fit_graphs).node_r2
+    tol = {"gnn": gnn_tolerance(model, data_path, s.fit_graphs, s), "symbolic": s.rtol}
     times, truth, dates = read_truth(truth_path, s)
     constant, masses = {}, {}
     if observed(data_path):  # what the recovered law says about the observations
@@ -279,7 +303,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
               node_r2=sym.node_r2, gnn_readout_r2=gnn_readout, divide_by_mass=sym.divide_by_mass,
               symbolic_model=json.dumps(sym.describe()), constant=json.dumps(constant),
-              masses=json.dumps(masses),
+              masses=json.dumps(masses), gnn_rtol=tol["gnn"],
               **dates,
               inputs=json.dumps(inputs))
         h["times"] = times
@@ -287,7 +311,8 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
             init, true_pos, true_vel = truth[cond]
             traj = {}
             for name, fn in predictors.items():
-                traj[name] = rollout(fn, init, times, s.rtol, s.atol, cap)
+                scale = tol[name] / s.rtol  # atol moves with rtol
+                traj[name] = rollout(fn, init, times, tol[name], s.atol * scale, cap)
                 bar.update()
             e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"])
             g = h.create_group(cond)
