@@ -111,6 +111,12 @@ def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: i
     return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
 
 
+def acceleration_cap(data_path, s: RolloutSettings) -> float:
+    """Accelerations above ``accel_cap`` times the data's largest (first 200 simulations) are capped."""
+    with DATA_SET.open(data_path) as f:
+        return s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
+
+
 def gnn_tolerance(model: GraphNetwork, data_path, graphs: int, s: RolloutSettings) -> float:
     """The GNN's integrator tolerance: ``gnn_tol_fraction`` times its relative test error
     (mean |a_gnn - a| / mean |a|), never below ``rtol``. Its integration error then stays orders
@@ -292,7 +298,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
             law = replace(law, potential=law.potential * constant["published"])
     with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
-        cap = s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
+    cap = acceleration_cap(data_path, s)
     predictors = {"gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
     rows = []
     bar = tqdm(total=len(truth) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
