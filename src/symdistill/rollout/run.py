@@ -317,8 +317,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
             init, true_pos, true_vel = truth[cond]
             traj = {}
             for name, fn in predictors.items():
-                scale = tol[name] / s.rtol  # atol moves with rtol
-                traj[name] = rollout(fn, init, times, tol[name], s.atol * scale, cap)
+                traj[name] = rollout(fn, init, times, tol[name], s.atol * tol[name] / s.rtol, cap)  # atol moves with rtol
                 bar.update()
             e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"])
             g = h.create_group(cond)
