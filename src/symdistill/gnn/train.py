@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -96,6 +97,22 @@ class TrainingDiverged(RuntimeError):
 #: losses in the running median that the divergence check compares (robust to single batches)
 WINDOW = 50
 SYNC_EVERY = 50  # steps between reading the losses back from the device (one host sync)
+
+
+@contextmanager
+def flushed_subnormals():
+    """CPU arithmetic with subnormal floats (|x| < 1.2e-38 in float32) read and written as 0.
+
+    Sparsity penalties (EQL's L0.5, L1 on messages) drive weights, gradients and Adam's moments
+    into the subnormal range, where x86 arithmetic is tens of times slower: spring's GNN+EQL spent
+    two thirds of its 20k steps at 20 steps/s against 120 (docs/benchmarks.md). Flushing them
+    changes no reported digit. Applies to the calling thread, which is all of it at one torch thread.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def pick_device(name: str) -> torch.device:
@@ -302,8 +319,9 @@ class Trainer:
         early: deque = deque(maxlen=WINDOW)
         start = time.perf_counter() - self.elapsed
         self.model.train()
-        with tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
-                  disable=self.quiet, file=sys.stderr, mininterval=2.0) as bar:
+        progress = tqdm(total=s.steps, initial=self.step, desc=f"train {self.meta.get('law', '')} {s.variant}",
+                        disable=self.quiet, file=sys.stderr, mininterval=2.0)
+        with flushed_subnormals(), progress as bar:
             while self.step < s.steps:
                 self.variant.before_step(self.state())
                 self.train_step()
