@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY
+from torch_geometric.nn import MessagePassing
 
 from symdistill.gnn.data import load_graphs
 from symdistill.gnn.models import load_model
@@ -207,3 +208,57 @@ def test_relative_edge_inputs_make_messages_translation_invariant(spring_data, t
         (_, a), (_, b) = t.model(x, edges), t.model(moved, edges)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     assert t.model.edge_model[0].in_features == 2 * t.dim + 5
+
+
+def test_training_flushes_subnormals_and_only_while_it_trains():
+    from symdistill.gnn.train import flushed_subnormals
+
+    tiny = torch.tensor([1e-30])  # times 1e-10 is 1e-40: a float32 subnormal
+    with flushed_subnormals():
+        assert (tiny * 1e-10).item() == 0.0
+    assert 0.0 < (tiny * 1e-10).item() < torch.finfo(torch.float32).tiny
+
+
+class PyGLayer(MessagePassing):
+    """PyG's MessagePassing (aggr="add") running a GraphNetwork's edge model and messages: the
+    reference the written-out layer must equal."""
+
+    def __init__(self, model, generator):
+        super().__init__(aggr="add")
+        self.model, self.generator, self.raw = model, generator, None
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        return self.propagate(edge_index, x=x)  # PyG reads its signature from this call
+
+    def message(self, x_i: torch.Tensor, x_j: torch.Tensor) -> torch.Tensor:
+        self.raw = self.model.edge_update(x_i, x_j)
+        return self.model.to_message(self.raw, True, self.generator)
+
+
+@pytest.mark.parametrize("variant", ["standard", "kl", "pruning", "eql"])
+def test_message_passing_is_pyg_add_aggregation_to_the_bit(variant, spring_data, tmp_path, tiny):
+    """GraphNetwork writes out PyG's gather and scatter-add: predictions and gradients equal a
+    MessagePassing(aggr="add") layer's running the same edge and node models."""
+    from symdistill.gnn.data import fully_connected_edges
+
+    extra = {"eql": {"product": 4}} if variant == "eql" else {}
+    model = Trainer(spring_data, tmp_path, tiny(variant, node_output="acceleration", **extra)).model
+
+    x, _ = load_graphs(spring_data, "test")
+    x = x[:8].reshape(32, -1)
+    edges = fully_connected_edges(4, 8)
+    model.train()
+    outputs = []
+    for run in ("ours", "pyg"):
+        model.zero_grad()
+        gen = torch.Generator().manual_seed(1)
+        if run == "ours":
+            pred, raw = model(x, edges, gen)
+        else:
+            layer = PyGLayer(model, gen)
+            agg = layer(x, edges)
+            pred, raw = model.node_model(torch.cat([x, agg], dim=-1)), layer.raw
+        (pred.square().sum() + raw.abs().sum()).backward()
+        outputs.append([pred.detach(), raw.detach()] + [p.grad.clone() for p in model.parameters() if p.grad is not None])
+    assert len(outputs[0]) == len(outputs[1]) > 2
+    assert all(torch.equal(a, b) for a, b in zip(*outputs))
