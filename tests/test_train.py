@@ -213,10 +213,10 @@ def test_relative_edge_inputs_make_messages_translation_invariant(spring_data, t
 def test_training_flushes_subnormals_and_only_while_it_trains():
     from symdistill.gnn.train import flushed_subnormals
 
-    tiny = torch.tensor([1e-30])  # times 1e-10 is 1e-40: a float32 subnormal
+    small = torch.tensor([1e-30])  # times 1e-10 is 1e-40: a float32 subnormal
     with flushed_subnormals():
-        assert (tiny * 1e-10).item() == 0.0
-    assert 0.0 < (tiny * 1e-10).item() < torch.finfo(torch.float32).tiny
+        assert (small * 1e-10).item() == 0.0
+    assert 0.0 < (small * 1e-10).item() < torch.finfo(torch.float32).tiny
 
 
 class PyGLayer(MessagePassing):

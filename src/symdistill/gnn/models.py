@@ -81,7 +81,7 @@ class GraphNetwork(nn.Module):
     Geometric's source-to-target flow), msg the variant's (masking, KL sampling). The gather
     (``index_select``) and the sum (``scatter_add_``) are the ops of PyG's ``MessagePassing`` with
     ``aggr="add"``, written out: the numbers are PyG's to the bit, and a job does not spend 2.5 s
-    importing PyG (docs/benchmarks.md).
+    importing PyG.
 
     Args:
         cfg: the ``ModelSettings`` (variant, widths, node model, edge inputs) that rebuild it.

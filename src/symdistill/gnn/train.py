@@ -103,10 +103,10 @@ SYNC_EVERY = 50  # steps between reading the losses back from the device (one ho
 def flushed_subnormals():
     """CPU arithmetic with subnormal floats (|x| < 1.2e-38 in float32) read and written as 0.
 
-    Sparsity penalties (EQL's L0.5, L1 on messages) drive weights, gradients and Adam's moments
-    into the subnormal range, where x86 arithmetic is tens of times slower: spring's GNN+EQL spent
-    two thirds of its 20k steps at 20 steps/s against 120 (docs/benchmarks.md). Flushing them
-    changes no reported digit. Applies to the calling thread, which is all of it at one torch thread.
+    GNN+EQL's L0.5 sparsity penalty drives weights, gradients and Adam's moments into the
+    subnormal range, where x86 arithmetic is many times slower: spring's GNN+EQL spent half of its
+    20k steps near 20 steps/s against 120 (docs/benchmarks.md). The other variants train to the
+    same bits with or without it. Applies to the calling thread, which is all of it at one torch thread.
     """
     torch.set_flush_denormal(True)
     try:
