@@ -17,7 +17,7 @@ from pathlib import Path
 
 import h5py
 
-_PACKAGES = ("symdistill", "numpy", "scipy", "sympy", "h5py", "torch", "torch_geometric", "pyoperon",
+_PACKAGES = ("symdistill", "numpy", "scipy", "sympy", "h5py", "torch", "pyoperon",
              "jplephem", "skyfield_data")
 
 
