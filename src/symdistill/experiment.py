@@ -44,7 +44,8 @@ def work(cfg: dict, rule: str, wildcards) -> float:
         return 5 * e["segments"] * e["steps"] * len(e["bodies"]) / 1e6  # ephemeris evaluations
     if rule == "train_gnn":
         t = train_settings(cfg, n, wildcards["variant"], dim, wildcards["sim"])
-        return t["steps"] * t["batch_size"] * n * n * t["hidden"] ** 2 / 1e12
+        cost = get_variant(wildcards["variant"]).step_cost
+        return cost * t["steps"] * t["batch_size"] * n * n * t["hidden"] ** 2 / 1e12
     if rule == "dump_messages":
         return cfg["messages"]["max_graphs"] * n * n / 1e6
     if rule == "symbolic_regression":

@@ -78,3 +78,10 @@ def pair_forces(law: Law, features: np.ndarray, dim: int) -> np.ndarray:
     m1, m2, q1, q2 = features[:, dim + 1 : dim + 5].T
     g = law.force_magnitude()(r, m1, m2, q1, q2)
     return -(g / np.maximum(r - law.softening, 1e-300))[:, None] * dx
+
+
+def pair_potentials(law: Law, features: np.ndarray, dim: int) -> np.ndarray:
+    """True pair potential U(r, m1, m2, q1, q2) of every edge, [E]."""
+    r = features[:, dim]
+    m1, m2, q1, q2 = features[:, dim + 1 : dim + 5].T
+    return law.potential_function()(r, m1, m2, q1, q2)

@@ -185,14 +185,33 @@ def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.nda
     return Calibration(model, theta if len(params) else given, loss, node, r2, rel, ok)
 
 
+def potential_force(potential: sp.Expr) -> sp.Expr:
+    """The radial force g = -dU/dr of a pair potential U(r, m1, m2, q1, q2) (force g dx/|dx|)."""
+    return -sp.diff(potential, sp.Symbol("r", real=True))
+
+
+def forced_constants(force: sp.Expr, params: list[sp.Symbol]) -> list[int]:
+    """Indices of a potential's constants that its force -dU/dr still holds (the others sit in
+    terms free of r, which no force sees)."""
+    return [k for k, p in enumerate(params) if p in force.free_symbols]
+
+
 def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], list[sp.Symbol], np.ndarray]:
     """The per-edge components of a law with its constants as parameters: ``{"radial": g}`` (a
-    central force g(r, m1, m2, q1, q2) dx/|dx|, one set of constants for every direction) or
-    ``{"components": [phi_1, ...]}`` (each message component with constants of its own)."""
+    central force g(r, m1, m2, q1, q2) dx/|dx|, one set of constants for every direction),
+    ``{"potential": U}`` (the central force -dU/dr dx/|dx| of a pair potential, with U's
+    constants; those no force sees, in terms free of r, are held) or ``{"components": [phi_1,
+    ...]}`` (each message component with constants of its own)."""
     names = edge_columns(dim)
     dist = sp.Symbol("r", real=True) - sp.Float(softening)  # |dx|, the distance before softening
-    if "radial" in law:
-        template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
+    if "radial" in law or "potential" in law:
+        if "radial" in law:
+            template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
+        else:
+            template, params, theta = free_constants(parse_expression(law["potential"], names, what="potential"))
+            template = potential_force(template)
+            seen = forced_constants(template, params)
+            params, theta = [params[k] for k in seen], theta[seen]
         return [template * sp.Symbol(x, real=True) / dist for x in spatial_columns(dim)], params, theta
     # |dx| (in a direction dx / |dx|) is the data's geometry, not a constant of the law: it is held
     # while the law's own constants are fitted
@@ -210,8 +229,11 @@ def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], lis
 
 def calibrate_law(law: dict, train: Frames, held_out: Frames, divide: bool | None = None,
                   fit_constants: bool = True) -> Calibration | None:
-    """``calibrate`` for a law given as text (``law_parts``)."""
+    """``calibrate`` for a law given as text (``law_parts``). A potential's force acts on the
+    receiver's mass (a = F / m: Hamilton's equations), so its mass power is not searched."""
     comps, params, theta = law_parts(law, train.dim, train.softening)
+    if "potential" in law:
+        divide = True
     return calibrate(comps, params, theta, train, held_out, fit_constants, divide=divide)
 
 

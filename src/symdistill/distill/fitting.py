@@ -4,6 +4,8 @@ Each selected message component is fitted on all true force components (so any r
 scale of the force is allowed). The robust fit is least trimmed squares at 90%: it minimises the
 sum of the squared residuals below their 90th percentile, i.e. drops the worst 10% as outliers
 (as published), found by iterating least squares on the kept points until the kept set is stable.
+A pair energy (an energy variant's message) is fitted on the true potential instead, up to scale
+and offset (``target: potential``; both fits then use it, as a potential has no 1/m1 form).
 """
 
 from __future__ import annotations
@@ -69,10 +71,12 @@ def fit_file(messages_path, selected_path, out_json, out_png=None) -> dict:
     sel = SELECTION.read(selected_path)
     with MESSAGES.open(messages_path) as h:
         msgs = h["messages"][:][:, sel["components"]]
-        force, acc = h["force"][:], h["acceleration"][:]
+        target = "potential" if "potential" in h else "force"
+        force = h["potential"][:][:, None] if target == "potential" else h["force"][:]
+        acc = force if target == "potential" else h["acceleration"][:]
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
                 if k in ("law", "dim", "n", "variant", "seed")}
-    fit = {**info, "selected": sel["components"], "force": fit_components(msgs, force),
+    fit = {**info, "selected": sel["components"], "target": target, "force": fit_components(msgs, force),
            "acceleration": fit_components(msgs, acc), "edges": int(len(msgs)),
            "inputs": inputs}
     with atomic_path(out_json) as tmp:
@@ -96,7 +100,7 @@ def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
         ax.plot([lo, hi], [lo, hi], color="tab:red", lw=1)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-        ax.set_xlabel("linear combination of true force")
+        ax.set_xlabel(f"linear combination of true {fit.get('target', 'force')}")
         ax.set_ylabel(f"message component {fit['selected'][c]}")
         ax.set_title(f"R² robust {comp['r2_robust']:.3f}, plain {comp['r2_plain']:.3f}", fontsize=9)
     save(fig, out_png, f"{fit.get('law')} d={fit.get('dim')} n={fit.get('n')} {fit.get('variant')} seed {fit.get('seed')}")

@@ -10,7 +10,7 @@ from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
 from symdistill.core.provenance import SR_RESULT, atomic_path, record_inputs
 from symdistill.distill.model import SymbolicModel
-from symdistill.distill.verdict import judge, law_constants
+from symdistill.distill.verdict import judge, judge_potential, law_constants
 from symdistill.core.figures import pyplot, save
 
 RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
@@ -41,6 +41,13 @@ def judge_results(sr_path, messages_path) -> dict:
     keys = ("law", "dim", "n", "variant", "seed", "engine")
     out = {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential), "components": comps,
            "chosen_law": sr["chosen_law"]}
+    if "pair_potential" in sr:  # an energy variant's law: the potential itself, judged too
+        pot = sr["pair_potential"]
+        chosen = judge_potential(pot["chosen"]["expression"], law, dim)
+        out["pair_potential"] = {**pot["chosen"], "verdict": chosen["verdict"], "form": chosen["form"],
+                                 "evidence": chosen["evidence"],
+                                 "front": [{**m, "verdict": judge_potential(m["expression"], law, dim)["verdict"]}
+                                           for m in pot["pareto"]]}
     if "calibration" in sr:  # the law calibrated on the data: its constants against the truth's
         out["calibration"] = sr["calibration"]
         out["constants"] = law_constants(SymbolicModel.from_dict(sr["calibration"]["model"]), law)

@@ -3,6 +3,9 @@
 Per edge (receiver i = particle 1, sender j = particle 2) we record the features a symbolic law
 may use (``symdistill.core.edges``: dx = x_i - x_j, ..., r = |dx| + 0.01, m1, m2, q1, q2), the true pairwise force on the
 receiver from the simulator's own potential, the pairwise acceleration F / m1, and the messages.
+An energy variant's message is its pair energy relative to the same pair at the median
+separation, E(r) - E(r_ref) (``GraphNetwork.reference_messages``), recorded beside the true
+potential's U(r) - U(r_ref).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import h5py
 import numpy as np
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces
+from symdistill.core.edges import (edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces,
+                                   pair_potentials)
 from symdistill.core.provenance import MESSAGES, atomic_path, record_inputs, stamp
 from symdistill.gnn.variants import get_variant
 
@@ -45,18 +49,30 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         law = law_from_file(data_path)
         feats = edge_matrix(node_edge_features(xs[dst], xs[src], dim, law.softening), dim)
         force = pair_forces(law, feats, dim)
+        energy = {}
+        if model.variant.energy:  # E(r) - E(r_ref), and the truth's U(r) - U(r_ref)
+            r_ref = float(np.median(np.linalg.norm(feats[:, :dim], axis=1)))
+            msgs = msgs - model.messages(model.reference_messages(x.reshape(g * n, f), edges, r_ref)).numpy()
+            ref = feats.copy()
+            ref[:, :dim] *= r_ref / np.linalg.norm(feats[:, :dim], axis=1, keepdims=True)
+            ref[:, dim] = r_ref + law.softening
+            energy = {"potential": pair_potentials(law, feats, dim) - pair_potentials(law, ref, dim),
+                      "reference_distance": r_ref}
         with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
             stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
                   law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping, softening=law.softening,
                   msg_dim=model.cfg.msg_dim, mask=mask, read_through=readout is not None,
+                  energy=bool(model.variant.energy), reference_distance=energy.get("reference_distance", np.nan),
                   inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs
             for name, values in model.variant.message_extras(raw, model.cfg.msg_dim).items():
                 h[name] = values
             h["force"] = force
+            if energy:
+                h["potential"] = energy["potential"]
             h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
             h["graph"] = np.repeat(np.arange(g), n * (n - 1))
     return Path(out)

@@ -86,6 +86,13 @@ def snap_exponents(expr: sp.Expr, grid: float = 0.5) -> sp.Expr:
     return expr.replace(lambda e: e.is_Pow and e.exp.is_Float, snap)
 
 
+def integral_exponents(expr: sp.Expr) -> sp.Expr:
+    """Float exponents that are whole numbers (r**1.0, a search's constant that landed on one)
+    written as integers: the same function, read as it is."""
+    return expr.replace(lambda e: e.is_Pow and e.exp.is_Float and float(e.exp).is_integer(),
+                        lambda e: e.base ** sp.Integer(int(e.exp)))
+
+
 def eliminations(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, y: np.ndarray) -> list[tuple[sp.Expr, float]]:
     """The expression refitted, and its backward-elimination chain, as (expression, MSE) pairs."""
     basis = _basis(expr)

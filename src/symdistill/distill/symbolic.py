@@ -604,6 +604,83 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
     return comps, radial
 
 
+def force_free_terms_dropped(expr: sp.Expr) -> sp.Expr:
+    """A potential without its terms free of r (functions of masses and charges alone, which no
+    force sees, such as the offset of E(r) - E(r_ref)), read from its top-level sum as it is or
+    multiplied out, whichever is simpler; 0 if nothing depends on r."""
+    r = sp.Symbol("r", real=True)
+    forms = [sp.Add(*[t for t in sp.Add.make_args(e) if t.has(r)]) for e in (expr, sp.expand(expr, deep=False))]
+    return min(forms, key=lambda e: (simplify.complexity(e), sp.default_sort_key(e)))
+
+
+def _calibrate_potential(c: Candidate, names: list[str], dim: int, data: dict) -> Candidate | None:
+    """A pair potential calibrated on the data: its force -dU/dr dx/|dx| with U's constants and
+    the read-out B fitted to the training accelerations over the receiver's mass
+    (``calibrate.calibrate_law``); returned as the physical potential beta U (beta = trace(B) / d,
+    terms free of r dropped) with the held-out loss."""
+    cal = calibrate.calibrate_law({"potential": c.expression}, data["train"], data["held_out"])
+    if cal is None or not np.isfinite(cal.loss):
+        return None
+    beta = float(np.trace(cal.model.W) / dim)
+    template, params, theta = calibrate.free_constants(parse_expression(c.expression, names))
+    seen = calibrate.forced_constants(calibrate.potential_force(template), params)
+    theta[seen] = cal.constants
+    u_cal = template.xreplace({p: sp.Float(float(f"{t:.10g}")) for p, t in zip(params, theta)})
+    law = to_sympy_string(str(simplify.integral_exponents(
+        force_free_terms_dropped(sp.Float(float(f"{beta:.10g}")) * u_cal))), names)
+    info = {"data_r2": cal.r2, "data_median_relative_error": cal.median_relative_error, "divide_by_mass": True,
+            "anisotropy": float(np.linalg.norm(cal.model.W - beta * np.eye(dim)) / max(np.linalg.norm(cal.model.W), 1e-300)),
+            "model": cal.model.describe()}
+    return Candidate(simplify.complexity(parse_expression(law, names)), cal.loss, law, c.message_loss,
+                     cal.node_losses, c.origin, info)
+
+
+def potential_components(engine, X: np.ndarray, energy: np.ndarray, names: list[str], dim: int, s: SRSettings,
+                         context: SearchContext, data: dict | None = None) -> tuple[list[dict], dict]:
+    """An energy variant's law: a search for the pair potential U(r, m1, m2, q1, q2) on its pair
+    energies E(r) - E(r_ref) (``radial_candidates``: no part across dx, so no noise floor), and
+    always the separable search (``separable_candidates``: each g_k in r alone, where the
+    reference's offset phi(m, q) g(r_ref) costs nothing), each member without its terms free of
+    r; with ``choice: data`` every member is calibrated on the
+    data through its force (``_calibrate_potential``). The force components -dU/dr dx_k/|dx| of
+    every front member are the model's components, judged as every other route's are."""
+    spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
+    S = X[:, dim:]
+    noise = np.zeros_like(energy)
+    pool = radial_candidates(engine, S, energy, noise, scalars, s, context)
+    extra, tried = separable_candidates(engine, S, energy, noise, scalars, s, context)
+    pool += extra
+    stripped: dict[str, Candidate] = {}
+    for c in pool:
+        u = simplify.integral_exponents(force_free_terms_dropped(parse_expression(c.expression, scalars)))
+        if u != 0:
+            text = to_sympy_string(str(u), scalars)
+            stripped.setdefault(text, replace(c, complexity=simplify.complexity(u), expression=text))
+    pool = list(stripped.values())
+    if s.choice == "data":
+        if data is None:
+            raise ValueError("symbolic.choice 'data' needs the data set (--data)")
+        front = pareto([c for c in (_calibrate_potential(c, scalars, dim, data) for c in pool) if c is not None])
+    else:
+        front = pareto([replace(c, loss=c.message_loss) for c in pool])
+    if not front:
+        raise RuntimeError(f"{s.engine} returned no usable expression for the pair potential")
+    chosen, why = choose(front, s.choice, s.data_tolerance if s.choice == "data" else s.loss_tolerance)
+    dist = sp.Symbol("r", real=True) - sp.Float(context.softening)
+    comps = []
+    for k, x in enumerate(spatial):
+        members = []
+        for member in front:
+            force = calibrate.potential_force(parse_expression(member.expression, scalars))
+            members.append(Candidate(member.complexity, member.loss,
+                                     to_sympy_string(str(force * sp.Symbol(x, real=True) / dist), names)))
+        comps.append({"component": k, "pareto": [describe(m) for m in members],
+                      "chosen": {**describe(members[front.index(chosen)]), "reason": why}})
+    potential = {"variables": scalars, "separable": tried, "pareto": [describe(m) for m in front],
+                 "chosen": {**describe(chosen), "reason": why}}
+    return comps, potential
+
+
 def _calibrate_components(texts: list[str], names: list[str], dim: int, data: dict) -> calibrate.Calibration | None:
     """Per-component laws calibrated together on the data (shared read-out; each keeps its constants)."""
     return calibrate.calibrate_law({"components": texts}, data["train"], data["held_out"])
@@ -615,7 +692,8 @@ def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, 
     """Laws for the message columns ``msgs`` [E, k] (components ``components`` of the model) on
     edges X (r = |dx| + ``softening``): by the central structure (one radial search) or one
     search per component. ``data`` (train and held-out ``calibrate.Frames``) is needed by
-    ``choice: data``, which calibrates the candidates on the data set's accelerations."""
+    ``choice: data``, which calibrates the candidates on the data set's accelerations. (An
+    energy variant's pair energy is distilled by ``potential_components``.)"""
     if s.structure not in STRUCTURES:
         raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
     if s.structure == "central" and not engine.reads_model:
@@ -676,15 +754,25 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
         msgs = h["messages"][:]
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
                 if k in ("law", "dim", "n", "variant", "seed", "potential")}
+        energy = bool(h.attrs.get("energy", False))
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
     softening = law_from_file(messages_path).softening
     if s.choice == "data" and data_path is None:
         raise ValueError("symbolic.choice 'data' calibrates the laws on the data set: give --data")
     data = calibration_data(data_path, s, softening) if s.choice == "data" else None
+    out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
+    if energy:  # a pair energy: the law is a potential
+        comps, pot = potential_components(engine, X[rows], msgs[rows][:, sel["components"][0]], names,
+                                          int(info["dim"]), s, SearchContext(softening=softening), data)
+        out["pair_potential"] = pot
+        out["chosen_law"] = {"potential": pot["chosen"]["expression"]}
+        if "model" in pot["chosen"]:
+            out["calibration"] = {k: pot["chosen"][k] for k in
+                                  ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")}
+        return {**out, "components": comps}
     comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
                            sel["components"], str(model_path) if model_path else None, softening, data)
-    out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
     if radial is not None:
         out["radial"] = radial
         out["chosen_law"] = {"radial": radial["chosen"]["expression"]}

@@ -79,15 +79,15 @@ def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
                            if np.iscomplexobj(out) else np.asarray(out, dtype=float), (len(X),)).astype(float)
 
 
-def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray) -> dict:
-    """R^2 of expr ~ a . targets + c on X (rows where everything is finite)."""
+def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray, offset: bool = True) -> dict:
+    """R^2 of expr ~ a . targets + c on X (rows where everything is finite; c = 0 unless ``offset``)."""
     y = _evaluate(expr, symbols, X)
     T = np.column_stack([_evaluate(t, symbols, X) for t in targets])
     ok = np.isfinite(y) & np.isfinite(T).all(axis=1)
     if ok.mean() < 0.9:
         return {"r2": float("nan"), "a": None, "c": None, "median_relative_error": float("inf"),
                 "finite_fraction": float(ok.mean()), "pass": False}
-    a, c, resid = least_squares(T[ok], y[ok])
+    a, c, resid = least_squares(T[ok], y[ok], intercept=offset)
     r2 = r_squared(y[ok], resid)
     mapped = np.abs(T[ok] @ a)
     rel = float(np.median(np.abs(resid) / np.maximum(mapped, 1e-300))) if mapped.any() else float("inf")
@@ -135,11 +135,11 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
     return {k: v for k, v in out.items() if v != 0.0}
 
 
-def symbolic_check(expr: sp.Expr, targets: list[sp.Expr]) -> dict:
-    """Is expr's term vector a . (targets' term vectors) + c, up to SYMBOLIC_TOL?"""
+def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], offset: bool = True) -> dict:
+    """Is expr's term vector a . (targets' term vectors) + c (c = 0 unless ``offset``), up to SYMBOLIC_TOL?"""
     try:
         t = canonical_terms(expr)
-        basis = [canonical_terms(x) for x in targets] + [{sp.Integer(1): 1.0}]
+        basis = [canonical_terms(x) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
     except (TypeError, ValueError, sp.SympifyError) as err:
         return {"pass": False, "reason": f"could not expand: {err}"}
     keys = sorted(set(t).union(*basis), key=sp.default_sort_key)
@@ -149,10 +149,11 @@ def symbolic_check(expr: sp.Expr, targets: list[sp.Expr]) -> dict:
     B = np.array([[b.get(k, 0.0) for b in basis] for k in keys])
     coef, _, resid = least_squares(B, y, intercept=False)
     rel = float(np.abs(resid).max() / np.abs(y).max())
-    only_constant = bool(np.allclose(coef[:-1], 0))
+    a = coef[: len(targets)]
+    only_constant = bool(np.allclose(a, 0))
     extra = [str(k) for k, r in zip(keys, resid) if abs(r) > SYMBOLIC_TOL * np.abs(y).max()]
     return {"pass": rel <= SYMBOLIC_TOL and not only_constant, "residual": rel,
-            "a": coef[:-1].tolist(), "c": float(coef[-1]), "unexplained_terms": extra[:10]}
+            "a": a.tolist(), "c": float(coef[-1]) if offset else 0.0, "unexplained_terms": extra[:10]}
 
 
 def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None = None) -> dict:
@@ -179,6 +180,25 @@ def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None =
     form = {k: v["numeric"]["pass"] and v["symbolic"]["pass"] for k, v in evidence.items()}
     exact = {k: form[k] and v["numeric"]["median_relative_error"] <= CONSTANT_TOL for k, v in evidence.items()}
     return {"verdict": _ladder(exact), "form": _ladder(form), "evidence": evidence}
+
+
+def judge_potential(expr: sp.Expr | str, law: Law, dim: int) -> dict:
+    """Verdict for a pair potential: 'correct' when it is a U + c(m1, m2, q1, q2) for the true
+    potential U (the same forces; c, free of r, is what no force sees), else 'wrong'. Judged on
+    the radial derivatives dV/dr against a dU/dr (no offset) by the force verdict's tests: numeric
+    R^2 on the fresh edges, the symbolic term check and the 1% constants check."""
+    symbols = edge_symbols(dim)
+    expr = sp.sympify(expr, locals={s.name: s for s in symbols}) if isinstance(expr, str) else expr
+    expr = expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
+    r = sp.Symbol("r", real=True)
+    rec, true = sp.diff(expr, r), law.dudr
+    X = fresh_edges(dim, law.signed_charges, softening=law.softening)
+    # no offset: a constant beside dU/dr would be a force of its own (a linear potential)
+    numeric, symbolic = numeric_check(rec, [true], symbols, X, offset=False), symbolic_check(rec, [true], offset=False)
+    form = numeric["pass"] and symbolic["pass"]
+    exact = form and numeric["median_relative_error"] <= CONSTANT_TOL
+    return {"verdict": "correct" if exact else "wrong", "form": "correct" if form else "wrong",
+            "evidence": {"dU/dr": {"numeric": numeric, "symbolic": symbolic}}}
 
 
 def _ladder(ok: dict) -> str:

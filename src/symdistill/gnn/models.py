@@ -3,7 +3,9 @@
 Edge model phi_e(x_i, x_j) -> message, summed over incoming edges, node model
 phi_v(x_i, sum of messages) -> acceleration. What differs between variants (edge model, message
 width, sampling, masking, regulariser) is asked of the variant's entry in
-``symdistill.gnn.variants.VARIANTS``.
+``symdistill.gnn.variants.VARIANTS``. An energy variant (``hamiltonian``) reads the same layer as
+a Hamiltonian: the edge model is a pair energy, the node model a self energy, and the
+accelerations come from Hamilton's equations by autograd.
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class ModelSettings:
             raise ValueError(f"the {self.variant} variant needs eql settings with a list of 'inputs'")
 
 
-def mlp(n_in: int, hidden: int, n_out: int, layers: int) -> nn.Sequential:
-    """``layers`` hidden ReLU layers of width ``hidden``, then a linear output."""
+def mlp(n_in: int, hidden: int, n_out: int, layers: int, smooth: bool = False) -> nn.Sequential:
+    """``layers`` hidden ReLU layers of width ``hidden`` (softplus if ``smooth``: an energy whose
+    gradient is a force must be smooth), then a linear output."""
     mods: list[nn.Module] = []
     for i in range(layers):
-        mods += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.ReLU(inplace=True)]
+        mods += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.Softplus() if smooth else nn.ReLU(inplace=True)]
     mods.append(nn.Linear(hidden if layers else n_in, n_out))
     return nn.Sequential(*mods)
 
@@ -78,7 +81,20 @@ class GraphNetwork(nn.Module):
         a_i = \phi_v(x_i, M_i)
 
     for every edge j -> i of ``edge_index`` (row 0 the sender j, row 1 the receiver i: PyTorch
-    Geometric's source-to-target flow), msg the variant's (masking, KL sampling). The gather
+    Geometric's source-to-target flow), msg the variant's (masking, KL sampling). For an energy
+    variant (Cranmer et al.'s HGN) the same layer is a Hamiltonian of positions q and momenta p = m v:
+
+    .. math::
+        H = \sum_i \frac{p_i^2}{2 m_i} + V, \quad
+        V = \sum_i \Big( \sum_{j \ne i} E(s_i, s_j) + S(s_i) \Big), \quad
+        \dot q_i = \frac{\partial H}{\partial p_i}, \quad
+        a_i = -\frac{1}{m_i} \frac{\partial H}{\partial q_i}
+
+    E the pair energy (the scalar message) and S the self energy, softplus MLPs of the static
+    features s = (position, charge, mass); ``node_output`` does not apply. The published HGN also
+    feeds the energies the momenta and learns the kinetic term, but only dv/dt is trained, so a
+    momentum dependence could only add velocity-dependent forces; with T known, H is conserved
+    along the model's own trajectories. The gather
     (``index_select``) and the sum (``scatter_add_``) are the ops of PyG's ``MessagePassing`` with
     ``aggr="add"``, written out: the numbers are PyG's to the bit, and a job does not spend 2.5 s
     importing PyG.
@@ -97,10 +113,15 @@ class GraphNetwork(nn.Module):
             arch = {key: v for key, v in cfg.eql.items() if key != "inputs"}
             names = cfg.eql["inputs"]
             self.edge_model = EQL(len(names), raw, EQLSettings(**arch), log_space(names))
+        elif self.variant.energy:  # pair energy of the static features (no velocity)
+            n_in = 2 * (f - cfg.dim) if cfg.edge_inputs == "nodes" else cfg.dim + 5
+            self.edge_model = mlp(n_in, cfg.hidden, raw, cfg.layers, smooth=True)
         else:
             n_in = 2 * f if cfg.edge_inputs == "nodes" else 2 * cfg.dim + 5
             self.edge_model = mlp(n_in, cfg.hidden, raw, cfg.layers)
-        if cfg.node_output in LINEAR_NODE_OUTPUTS:
+        if self.variant.energy:  # the self energy S(s_i)
+            self.node_model = mlp(f - cfg.dim, cfg.hidden, 1, cfg.layers, smooth=True)
+        elif cfg.node_output in LINEAR_NODE_OUTPUTS:
             self.node_model = nn.Linear(k, cfg.dim, bias=False)
         else:
             self.node_model = mlp(f + k, cfg.hidden, cfg.dim, cfg.layers)
@@ -131,6 +152,8 @@ class GraphNetwork(nn.Module):
 
         KL messages are sampled (with ``generator``) in training mode, the mean in eval mode.
         """
+        if self.variant.energy:
+            return self.hamiltonian_forward(x, edge_index)
         sender, receiver = edge_index[0], edge_index[1]
         raw = self.edge_update(x.index_select(0, receiver), x.index_select(0, sender))
         msg = self.to_message(raw, self.training, generator)
@@ -143,6 +166,70 @@ class GraphNetwork(nn.Module):
         if self.cfg.node_output == "force":
             out = out / x[:, -1:]
         return out, raw
+
+    @property
+    def divides_by_mass(self) -> bool:
+        """Is the predicted acceleration a force over the receiver's mass (Newton's second law
+        built in: an energy variant, or node_output force or newtonian)?"""
+        return self.variant.energy or self.cfg.node_output in ("force", "newtonian")
+
+    def pair_energy(self, xs_i: Tensor, xs_j: Tensor) -> Tensor:
+        """An energy variant's pair energies [edges, 1] from receiver and sender static features
+        (position, charge, mass): on concat(receiver, sender), or on the edge columns (dx, r,
+        m1, m2, q1, q2) with relative edge inputs."""
+        if self.cfg.edge_inputs == "relative":
+            cols = node_edge_features(xs_i, xs_j, self.cfg.dim, self.cfg.softening)
+            return self.edge_model(torch.stack([cols[c] for c in edge_columns(self.cfg.dim)], -1))
+        return self.edge_model(torch.cat([xs_i, xs_j], dim=-1))
+
+    def energies(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        """An energy variant's learned energy per node [nodes, 1] (its pair energies as receiver
+        plus its self energy) and the pair energies [edges, 1]; V = their sum over nodes."""
+        d = self.cfg.dim
+        xs = torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)  # position, charge, mass
+        sender, receiver = edge_index[0], edge_index[1]
+        pair = self.pair_energy(xs.index_select(0, receiver), xs.index_select(0, sender))
+        return pair.new_zeros(x.size(0), 1).index_add_(0, receiver, pair) + self.node_model(xs), pair
+
+    def hamiltonian_forward(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        """Accelerations -dV/dq / m [nodes, d] by autograd, and the pair energies [edges, 1].
+
+        In training the graph of the gradient is kept (the loss is on it) and the paper's small
+        penalty terms are left on ``self.energy_terms``: each node's learned energy and dV with
+        respect to the non-dynamical features (charge, mass). Works under ``torch.no_grad`` too
+        (rollouts, message dumps): the gradient is always taken.
+        """
+        d = self.cfg.dim
+        with torch.enable_grad():
+            q = x[:, :d].detach().requires_grad_(True)
+            other = x[:, 2 * d :].detach().requires_grad_(self.training)
+            node, pair = self.energies(torch.cat([q, x[:, d : 2 * d], other], dim=-1), edge_index)
+            wrt = (q, other) if self.training else (q,)
+            grads = torch.autograd.grad(node.sum(), wrt, create_graph=self.training)
+        if self.training:
+            self.energy_terms = (node, grads[1])
+            return -grads[0] / x[:, -1:], pair
+        return -grads[0].detach() / x[:, -1:], pair.detach()
+
+    def hamiltonian(self, x: Tensor, edge_index: Tensor, graphs: int) -> Tensor:
+        """An energy variant's H = T + V per graph [graphs]: the kinetic energy sum m v^2 / 2 (of
+        the momenta p = m v) plus the learned V, conserved along the model's own trajectories."""
+        d = self.cfg.dim
+        kinetic = 0.5 * x[:, -1] * (x[:, d : 2 * d] ** 2).sum(-1)
+        return (kinetic + self.energies(x, edge_index)[0][:, 0]).view(graphs, -1).sum(-1)
+
+    def reference_messages(self, x: Tensor, edge_index: Tensor, distance: float) -> Tensor:
+        """An energy variant's pair energies [edges, 1] with each sender moved along its edge to
+        ``distance`` from the receiver (its charge and mass kept): subtracted from the pair
+        energies, they leave E(r) - E(distance), free of whatever the pair energy holds that
+        does not depend on the separation (a function of masses and charges alone, which no
+        force sees)."""
+        d = self.cfg.dim
+        xs = torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)
+        xi, xj = xs.index_select(0, edge_index[1]), xs.index_select(0, edge_index[0])
+        dx = xi[:, :d] - xj[:, :d]
+        moved = xi[:, :d] - dx * (distance / dx.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+        return self.pair_energy(xi, torch.cat([moved, xj[:, d:]], dim=-1)).detach()
 
     def message_readout(self) -> np.ndarray | None:
         """W of a linear node model (summed messages -> force, or acceleration for ``linear``), masked

@@ -53,6 +53,7 @@ class TrainSettings:
     node_output: str
     l1_weight: float
     kl_weight: float
+    energy_weight: float  # hamiltonian variant: weight of the energy penalty
     augment_std: float
     prune_end: float  # pruning reaches d components at this fraction of training
     prune_every: int  # steps between pruning updates; 0: steps // 100

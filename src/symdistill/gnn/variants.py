@@ -73,6 +73,10 @@ class Variant:
     # messages distilled through a linear node model's read-out W (the per-edge force W m_ij),
     # not component by component: for edge models that spread the force over many components
     read_through: bool = False
+    # the edge model is a scalar pair energy and the accelerations are -dH/dq / m by autograd
+    # (``GraphNetwork.hamiltonian_forward``); its law is a potential
+    energy: bool = False
+    step_cost: float = 1.0  # a training step's time relative to the standard's (the job's runtime request)
 
     def width(self, msg_dim: int, dim: int) -> int:
         """Message components for the configured ``msg_dim`` in ``dim`` dimensions."""
@@ -209,6 +213,33 @@ class Pruning(Variant):
         if int(kept.sum()) != dim:
             raise ValueError(f"pruned model has {int(kept.sum())} unmasked components, expected {dim}")
         return np.where(kept, std, -np.inf)
+
+
+@register
+class Hamiltonian(Variant):
+    """Cranmer et al.'s Hamiltonian graph network (HGN): a scalar pair energy E(s_i, s_j) and a
+    self energy S(s_i), softplus MLPs of the static features s (position, charge, mass); H is the
+    kinetic energy of the momenta p = m v plus their sum V, and a_i = -dH/dq_i / m_i by autograd
+    (``GraphNetwork.hamiltonian_forward``). The paper's penalty, train.energy_weight times the
+    squared node energies and the squared gradient of V in the non-dynamical features (charge,
+    mass), pins the energies' free offset. The distilled law is the pair potential
+    U(r, m1, m2, q1, q2), known up to a function of the masses and charges alone."""
+
+    name = "hamiltonian"
+    energy = True
+    step_cost = 3.0  # the loss is on a gradient: a second backward pass (115 against ~330 steps/s)
+    criterion = "pair energy (its only component)"
+
+    def width(self, msg_dim: int, dim: int) -> int:
+        return 1
+
+    def extra_loss(self, state: TrainingState):
+        weight = state.s.energy_weight
+        if not weight:
+            return None
+        node, grad_other = state.model.energy_terms
+        graphs = node.shape[0] / state.n
+        return weight * ((node**2).sum() + (grad_other**2).sum()) / graphs
 
 
 @register

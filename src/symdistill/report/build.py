@@ -61,11 +61,18 @@ def observed_laws(rollouts: list[Path]) -> list[str]:
     return md
 
 
+def _laws(r: dict) -> list[dict]:
+    """A recovery's chosen laws: an energy variant's pair potential U first (labelled), then the
+    force components."""
+    pot = [{**r["pair_potential"], "component": "U (pair potential)"}] if "pair_potential" in r else []
+    return pot + r["components"]
+
+
 def equations_tex(recoveries: list[dict]) -> str:
     """Every chosen expression as LaTeX math, one item per model and component (\\input-able)."""
     items = []
     for r in recoveries:
-        for c in r["components"]:
+        for c in _laws(r):
             items.append(f"  \\item {r['law']}--{r['dim']}--{r['n']}, {r['variant']}, seed {r['seed']}, "
                          f"component {c['component']} ({r['engine']}, {c['verdict']}): ${c['latex']}$")
     if not items:
@@ -77,7 +84,7 @@ def equations(recoveries: list[dict]) -> list[str]:
     """Markdown list of every chosen expression (sympy and LaTeX) with its verdict."""
     lines = ["| model | component | engine | verdict | expression | LaTeX | why chosen |", "|---|---|---|---|---|---|---|"]
     for r in recoveries:
-        for c in r["components"]:
+        for c in _laws(r):
             lines.append(f"| {r['law']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} | {c['component']} | "
                          f"{r['engine']} | {c['verdict']} | `{c['expression']}` | ${c['latex']}$ | "
                          f"{c.get('reason', '')} |")

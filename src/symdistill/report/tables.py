@@ -19,7 +19,7 @@ from symdistill.report.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae", "zero_val_mae", "converged")
 RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
                     "complexity", "verdict", "best_on_front", "best_on_front_complexity", "reason")
-R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "r2_plain", "r2_robust", "r2_robust_acceleration")
+R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "target", "r2_plain", "r2_robust", "r2_robust_acceleration")
 ROLLOUT_COLUMNS = ("sim", "dim", "n_train", "variant", "seed", "engine", "verdicts", "predictor", "condition",
                    "n", "systems", "node_r2", "rmse_10pct", "rmse_50pct", "rmse_final", "energy_drift",
                    "true_energy_drift", "capped_fraction")
@@ -122,11 +122,12 @@ def r2_table(fit_files, out_csv) -> list[dict]:
         with reading(path):
             f = FIT.read(path)
             rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
-                         "seed": f["seed"], "r2_plain": f["force"]["r2_plain"],
+                         "seed": f["seed"], "target": f.get("target", "force"), "r2_plain": f["force"]["r2_plain"],
                          "r2_robust": f["force"]["r2_robust"],
                          "r2_robust_acceleration": f["acceleration"]["r2_robust"]})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]), r["seed"]))
     header = ["# Message-force R² (robust: worst 10% of residuals dropped)", "",
+              "An energy variant's pair energy is fitted on the true potential instead (column target).", "",
               "Ours, with the MPhil reproduction's robust R² in parentheses (2-D, n = 4):", ""]
     header += pivot(rows, "r2_robust", R2_MPHIL, lambda r: r["sim"] if (r["dim"], r["n"]) == (2, 4) else None)
     header += ["", "Ours, with the original paper's R² in parentheses (same sim and dim):", ""]
@@ -139,12 +140,16 @@ def r2_table(fit_files, out_csv) -> list[dict]:
 
 def recovery_table(recovery_files, out_csv) -> list[dict]:
     """One row per message component: the chosen expression, its verdict, the best on the front."""
-    rows, constants = [], []
+    rows, constants, potentials = [], [], []
     for path in recovery_files:
         with reading(path):
             f = RECOVERY.read(path)
             if f.get("constants"):
                 constants.append((f, f["constants"]))
+            if "pair_potential" in f:
+                p = f["pair_potential"]
+                potentials.append(f"| {f['law']}-{f['dim']}-{f['n']} {f['variant']} s{f['seed']} | "
+                                  f"`{p['expression']}` | `{f['true_potential']}` | {p['verdict']} |")
             for c in f["components"]:
                 rows.append({"sim": f["law"], "dim": f["dim"], "n": f["n"], "variant": f["variant"],
                              "seed": f["seed"], "component": c["component"], "engine": f["engine"],
@@ -176,6 +181,9 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                          f"{count('best_on_front', 'correct up to 1/m1')})")
         header.append(f"| {key[0]}-{key[1]}-{key[2]} ({key[3]}) | " + " | ".join(cells) + " |")
     header += ["", *recovery_rates(rows, variants), "", *constants_lines(constants)]
+    if potentials:  # energy variants: the potential itself, judged up to a function of m and q
+        header += ["", "Pair potentials (energy variants; correct = a U + c(m, q), the same forces):", "",
+                   "| model | chosen U | true U | verdict |", "|---|---|---|---|", *potentials]
     write_table(rows, RECOVERY_COLUMNS, out_csv, header)
     return rows
 

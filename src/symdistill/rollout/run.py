@@ -92,7 +92,7 @@ def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: i
     n, d = x.shape[1], model.cfg.dim
     pos, vel, q, m = split_nodes(x, d)
     target = gnn_accelerations(model)(pos, vel, m, q)
-    divide = model.cfg.node_output in ("force", "newtonian")
+    divide = model.divides_by_mass
     if divide:
         target = target * m[..., None]
     soft = model.cfg.softening  # the data set's, which the model was trained with
