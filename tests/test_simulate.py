@@ -133,11 +133,11 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = sim.simulate_block
 
-    def flaky(settings, init):
+    def flaky(settings, init, first=0):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(settings, init)
+        return real(settings, init, first)
 
     monkeypatch.setattr(sim, "simulate_block", flaky)
     with pytest.raises(KeyboardInterrupt):

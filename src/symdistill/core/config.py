@@ -109,9 +109,22 @@ def validate_config(config: dict) -> dict:
         for name in cfg["simulate"]["dt"]:
             if name not in BUILTIN_LAWS and name not in cfg["custom_laws"]:
                 problems.append(f"config key 'simulate.dt.{name}': unknown simulation {name!r}")
+        if (problem := derivatives_problem(s)) is not None:
+            problems.append(problem)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
     return cfg
+
+
+def derivatives_problem(sim: dict) -> str | None:
+    """What is wrong with a ``simulate`` section's finite-difference keys, in one line, or None."""
+    if sim["position_noise"] > 0 and sim["derivatives"] != "differences":
+        return (f"config key 'simulate.position_noise': value {sim['position_noise']!r} needs "
+                "simulate.derivatives: differences (noisy positions beside exact derivatives are no data set anyone has)")
+    if sim["derivative_window"] % 2 == 0:
+        return (f"config key 'simulate.derivative_window': value {sim['derivative_window']!r} is invalid: "
+                "must be odd (a centred fit)")
+    return None
 
 
 def load_config(path_or_dict: str | Path | dict) -> dict:

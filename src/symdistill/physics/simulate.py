@@ -19,9 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
+from symdistill.core.config import derivatives_problem
 from symdistill.core.laws import Law, get_law
 from symdistill.core.provenance import config_hash, stamp
 from symdistill.core.schema import stage_settings
+from symdistill.physics.derivatives import differentiate, noise_gain
 from symdistill.physics.integrate import integrate
 from symdistill.core.frames import split_indices, split_sizes
 from symdistill.physics.nbody import NBody
@@ -43,8 +45,20 @@ class SimSettings:
     validation: float
     test: float
     block: int
+    derivatives: str
+    derivative_window: int
+    position_noise: float
     dt: float | None = None  # this law's step (None: the law's default); the schema maps law -> dt
     custom_laws: dict = field(default_factory=dict)  # the law's definition, if it is not built in
+
+    def __post_init__(self):
+        if (problem := derivatives_problem(asdict(self))) is not None:
+            raise ValueError(problem.removeprefix("config key "))
+
+    @property
+    def margin(self) -> int:
+        """Frames integrated beyond ``steps`` at each end for the finite differences (then dropped)."""
+        return (self.derivative_window - 1) // 2 if self.derivatives == "differences" else 0
 
     def resolve_law(self) -> Law:
         return get_law(self.law, self.custom_laws)
@@ -78,14 +92,16 @@ def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, sp
     }
 
 
-def simulate_block(s: SimSettings, init: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Integrate one block of systems; returns arrays shaped [S, steps, n, dim] plus energies."""
+def simulate_block(s: SimSettings, init: dict[str, np.ndarray], first: int = 0) -> dict[str, np.ndarray]:
+    """Integrate one block of systems (global indices from ``first``); returns arrays shaped
+    [S, steps, n, dim] plus energies. With ``derivatives: differences`` the recorded positions
+    (plus ``position_noise``) are all that the velocities and accelerations are made from."""
     law = s.resolve_law()
     n, d, S = s.n, s.dim, init["masses"].shape[0]
     system = NBody(law, n, d, init["masses"].T, init["charges"].T)
     to_cols = lambda a: a.transpose(1, 2, 0).reshape(n * d, S)  # noqa: E731  [S,n,d] -> [nd,S]
     y0 = np.concatenate([to_cols(init["positions"]), to_cols(init["velocities"])])
-    times = np.arange(s.steps) * s.step
+    times = np.arange(s.steps + 2 * s.margin) * s.step
     traj, steps = integrate(system.rhs, y0, times, rtol=s.rtol, atol=s.atol)
     T = len(times)
     pos = traj[:, : n * d].reshape(T, n, d, S)
@@ -94,18 +110,48 @@ def simulate_block(s: SimSettings, init: dict[str, np.ndarray]) -> dict[str, np.
     acc = system.accelerations(flat(pos), flat(vel), np.repeat(np.arange(S)[None], T, 0).ravel())
     energy = system.energy(flat(pos), flat(vel), np.repeat(np.arange(S)[None], T, 0).ravel())
     back = lambda a: a.reshape(n, d, T, S).transpose(3, 2, 0, 1)  # noqa: E731  -> [S,T,n,d]
-    return {
+    out = {
         "positions": back(flat(pos)),
         "velocities": back(flat(vel)),
         "accelerations": back(acc),
         "energy": energy.reshape(T, S).T,
         "solver_steps": steps,
     }
+    if s.derivatives == "differences":
+        x = out["positions"]
+        if s.position_noise > 0:
+            x = x + s.position_noise * position_spread(x)[:, None, None, None] * np.stack(
+                [_noise_stream(s, first + i).standard_normal(x.shape[1:]) for i in range(S)])
+        h = s.margin
+        out["positions"], out["velocities"], out["accelerations"] = differentiate(x, s.step, s.derivative_window)
+        out["energy"] = out["energy"][:, h : T - h]  # the true energy at the kept frames
+    return out
+
+
+def position_spread(positions: np.ndarray) -> np.ndarray:
+    """Each simulation's position spread [S]: the std of its positions over frames, particles and axes."""
+    return positions.reshape(len(positions), -1).std(axis=1)
+
+
+def _noise_stream(s: SimSettings, system: int) -> np.random.Generator:
+    """The position noise of one simulation: its own stream, so no block size changes it."""
+    return np.random.default_rng([s.seed, zlib.crc32(s.law.encode()), s.n, s.dim, system, 1])
 
 
 def _worker(args):
-    settings, init = args
-    return simulate_block(settings, init)
+    settings, init, first = args
+    return simulate_block(settings, init, first)
+
+
+def _derivatives_note(s: SimSettings) -> str:
+    """What the file's velocities and accelerations are, with the noise the differences add."""
+    if s.derivatives == "exact":
+        return "exact: the integrator's velocities, accelerations from the law"
+    gv, ga = noise_gain(s.derivative_window, s.step)
+    return (f"finite differences of the recorded positions (Savitzky-Golay window {s.derivative_window}, "
+            f"{s.margin} frame(s) integrated and dropped at each end); position noise std "
+            f"{s.position_noise:g} x each simulation's position spread, so velocity noise std {gv:.4g} x and "
+            f"acceleration noise std {ga:.4g} x the position noise std")
 
 
 def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet: bool = False) -> Path:
@@ -132,7 +178,8 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
         if "blocks_done" not in f:
             stamp(f, settings, law=s.law, potential=str(law.potential), dt=s.step, n=s.n,
                   dim=s.dim, seed=s.seed, damping=law.damping, signed_charges=law.signed_charges, rtol=s.rtol, atol=s.atol,
-                  softening=law.softening, integrator="vectorised adaptive Dormand-Prince 5(4), dense output")
+                  softening=law.softening, integrator="vectorised adaptive Dormand-Prince 5(4), dense output",
+                  derivatives=_derivatives_note(s))
             for name in ("positions", "velocities", "accelerations"):
                 f.create_dataset(name, shape, dtype="f8", chunks=(1, s.steps, s.n, s.dim))
             f.create_dataset("energy", (s.n_sims, s.steps), dtype="f8")
@@ -144,7 +191,7 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
                 f[f"split/{name}"] = idx
             f.create_dataset("blocks_done", (len(blocks),), dtype=bool)
         todo = [b for b, done in zip(range(len(blocks)), f["blocks_done"][:]) if not done]
-        jobs = [(s, {k: v[blocks[b][0] : blocks[b][1]] for k, v in init.items()}) for b in todo]
+        jobs = [(s, {k: v[blocks[b][0] : blocks[b][1]] for k, v in init.items()}, blocks[b][0]) for b in todo]
         bar = tqdm(total=len(todo), desc=f"simulate {s.law} n={s.n} d={s.dim}", unit="block",
                    disable=quiet, file=sys.stderr)
         if workers > 1 and len(jobs) > 1:
