@@ -190,10 +190,13 @@ def potential_force(potential: sp.Expr) -> sp.Expr:
     return -sp.diff(potential, sp.Symbol("r", real=True))
 
 
-def forced_constants(force: sp.Expr, params: list[sp.Symbol]) -> list[int]:
-    """Indices of a potential's constants that its force -dU/dr still holds (the others sit in
-    terms free of r, which no force sees)."""
-    return [k for k, p in enumerate(params) if p in force.free_symbols]
+def potential_constants(text: str, names: list[str]) -> tuple[sp.Expr, list[sp.Symbol], np.ndarray, list[int]]:
+    """A potential's text as a template U with its constants as parameters, their values, and
+    the indices of those its force -dU/dr still holds (the others sit in terms free of r, which
+    no force sees, so no calibration can fit them)."""
+    template, params, theta = free_constants(parse_expression(text, names, what="potential"))
+    force = potential_force(template)
+    return template, params, theta, [k for k, p in enumerate(params) if p in force.free_symbols]
 
 
 def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], list[sp.Symbol], np.ndarray]:
@@ -208,10 +211,8 @@ def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], lis
         if "radial" in law:
             template, params, theta = free_constants(parse_expression(law["radial"], names, what="radial law"))
         else:
-            template, params, theta = free_constants(parse_expression(law["potential"], names, what="potential"))
-            template = potential_force(template)
-            seen = forced_constants(template, params)
-            params, theta = [params[k] for k in seen], theta[seen]
+            potential, params, theta, seen = potential_constants(law["potential"], names)
+            template, params, theta = potential_force(potential), [params[k] for k in seen], theta[seen]
         return [template * sp.Symbol(x, real=True) / dist for x in spatial_columns(dim)], params, theta
     # |dx| (in a direction dx / |dx|) is the data's geometry, not a constant of the law: it is held
     # while the law's own constants are fitted

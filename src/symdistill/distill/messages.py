@@ -53,8 +53,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         if model.variant.energy:  # E(r) - E(r_ref), and the truth's U(r) - U(r_ref)
             r_ref = float(np.median(np.linalg.norm(feats[:, :dim], axis=1)))
             msgs = msgs - model.messages(model.reference_messages(x.reshape(g * n, f), edges, r_ref)).numpy()
-            ref = feats.copy()
-            ref[:, :dim] *= r_ref / np.linalg.norm(feats[:, :dim], axis=1, keepdims=True)
+            ref = feats.copy()  # the same pairs at r_ref (a potential reads r, masses and charges)
             ref[:, dim] = r_ref + law.softening
             energy = {"potential": pair_potentials(law, feats, dim) - pair_potentials(law, ref, dim),
                       "reference_distance": r_ref}

@@ -622,8 +622,7 @@ def _calibrate_potential(c: Candidate, names: list[str], dim: int, data: dict) -
     if cal is None or not np.isfinite(cal.loss):
         return None
     beta = float(np.trace(cal.model.W) / dim)
-    template, params, theta = calibrate.free_constants(parse_expression(c.expression, names))
-    seen = calibrate.forced_constants(calibrate.potential_force(template), params)
+    template, params, theta, seen = calibrate.potential_constants(c.expression, names)
     theta[seen] = cal.constants
     u_cal = template.xreplace({p: sp.Float(float(f"{t:.10g}")) for p, t in zip(params, theta)})
     law = to_sympy_string(str(simplify.integral_exponents(

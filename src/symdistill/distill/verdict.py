@@ -156,6 +156,14 @@ def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], offset: bool = True) -
             "a": a.tolist(), "c": float(coef[-1]) if offset else 0.0, "unexplained_terms": extra[:10]}
 
 
+def _expression(expr: sp.Expr | str, dim: int) -> sp.Expr:
+    """An engine's expression (or its text) in the canonical real edge symbols (engines' parse
+    gives real symbols already)."""
+    expr = sp.sympify(expr, locals={c: s for c, s in zip(edge_columns(dim), edge_symbols(dim))}) \
+        if isinstance(expr, str) else expr
+    return expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
+
+
 def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None = None) -> dict:
     """Verdict for one expression: 'correct', 'correct up to 1/m1' or 'wrong', with the evidence.
 
@@ -163,11 +171,7 @@ def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None =
     (terms, inner constants rounded to 0.1) tests; ``verdict`` also needs the constants: the
     median relative deviation from the best a . F + c on the fresh edges below CONSTANT_TOL (1%),
     so a rest length or a decay rate 2% off is the right form with wrong constants."""
-    expr = sp.sympify(expr, locals={c: s for c, s in zip(edge_columns(dim), edge_symbols(dim))}) \
-        if isinstance(expr, str) else expr
-    symbols = edge_symbols(dim)
-    # rename any symbols to the canonical real ones (engines' parse gives real symbols already)
-    expr = expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
+    expr, symbols = _expression(expr, dim), edge_symbols(dim)
     if signed_charges is None:
         signed_charges = law.signed_charges
     X = fresh_edges(dim, signed_charges, softening=law.softening)
@@ -187,9 +191,7 @@ def judge_potential(expr: sp.Expr | str, law: Law, dim: int) -> dict:
     potential U (the same forces; c, free of r, is what no force sees), else 'wrong'. Judged on
     the radial derivatives dV/dr against a dU/dr (no offset) by the force verdict's tests: numeric
     R^2 on the fresh edges, the symbolic term check and the 1% constants check."""
-    symbols = edge_symbols(dim)
-    expr = sp.sympify(expr, locals={s.name: s for s in symbols}) if isinstance(expr, str) else expr
-    expr = expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
+    expr, symbols = _expression(expr, dim), edge_symbols(dim)
     r = sp.Symbol("r", real=True)
     rec, true = sp.diff(expr, r), law.dudr
     X = fresh_edges(dim, law.signed_charges, softening=law.softening)

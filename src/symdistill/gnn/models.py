@@ -173,6 +173,11 @@ class GraphNetwork(nn.Module):
         built in: an energy variant, or node_output force or newtonian)?"""
         return self.variant.energy or self.cfg.node_output in ("force", "newtonian")
 
+    def _static_features(self, x: Tensor) -> Tensor:
+        """Node features without the velocities: (position, charge, mass), what energies see."""
+        d = self.cfg.dim
+        return torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)
+
     def pair_energy(self, xs_i: Tensor, xs_j: Tensor) -> Tensor:
         """An energy variant's pair energies [edges, 1] from receiver and sender static features
         (position, charge, mass): on concat(receiver, sender), or on the edge columns (dx, r,
@@ -185,8 +190,7 @@ class GraphNetwork(nn.Module):
     def energies(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         """An energy variant's learned energy per node [nodes, 1] (its pair energies as receiver
         plus its self energy) and the pair energies [edges, 1]; V = their sum over nodes."""
-        d = self.cfg.dim
-        xs = torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)  # position, charge, mass
+        xs = self._static_features(x)
         sender, receiver = edge_index[0], edge_index[1]
         pair = self.pair_energy(xs.index_select(0, receiver), xs.index_select(0, sender))
         return pair.new_zeros(x.size(0), 1).index_add_(0, receiver, pair) + self.node_model(xs), pair
@@ -225,7 +229,7 @@ class GraphNetwork(nn.Module):
         does not depend on the separation (a function of masses and charges alone, which no
         force sees)."""
         d = self.cfg.dim
-        xs = torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)
+        xs = self._static_features(x)
         xi, xj = xs.index_select(0, edge_index[1]), xs.index_select(0, edge_index[0])
         dx = xi[:, :d] - xj[:, :d]
         moved = xi[:, :d] - dx * (distance / dx.norm(dim=-1, keepdim=True).clamp_min(1e-12))
