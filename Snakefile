@@ -20,6 +20,7 @@ from symdistill.core.config import (  # noqa: E402
     rollout_settings,
     sim_settings,
     sr_settings,
+    trajectory_settings,
     validate_config,
 )
 from symdistill.experiment import check_budget, datasets, engines_for, job_runtime, models, train_settings  # noqa: E402

@@ -164,7 +164,7 @@ def test_compile_option_trains_the_same_model(spring_data, tmp_path, tiny):
 def test_rotation_augmentation_is_one_proper_rotation_of_positions_velocities_and_targets(spring_data, tmp_path, tiny):
     t = Trainer(spring_data, tmp_path, tiny("bottleneck", augment_rotate=True), quiet=True)
     x, y = t.x[:16].double(), t.y[:16].double()
-    xr, yr = t._rotate(x, y)
+    xr, yr, _ = t._rotate(x, y)
     d = t.dim
     gram = lambda a, b: torch.einsum("gid,gjd->gij", a, b)  # noqa: E731  all dot products
     for a, b in ((x[..., :d], xr[..., :d]), (x[..., d : 2 * d], xr[..., d : 2 * d]), (y, yr)):

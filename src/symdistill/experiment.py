@@ -6,8 +6,11 @@ registry; core.config validates and reads the config without it.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from symdistill.core.schema import ConfigError, stage_values
 from symdistill.gnn.variants import VARIANTS, get_variant
@@ -42,6 +45,9 @@ def work(cfg: dict, rule: str, wildcards) -> float:
     if rule == "read_ephemeris":
         e = cfg["ephemeris"]
         return 5 * e["segments"] * e["steps"] * len(e["bodies"]) / 1e6  # ephemeris evaluations
+    if rule == "read_trajectory":
+        path = Path(cfg["trajectories"][wildcards["sim"]]["file"])
+        return path.stat().st_size / 1e6 if path.is_file() else 0.0
     if rule == "train_gnn":
         t = train_settings(cfg, n, wildcards["variant"], dim, wildcards["sim"])
         cost = get_variant(wildcards["variant"]).step_cost
@@ -77,11 +83,41 @@ def models(cfg: dict) -> list[tuple[str, int, int, str, int]]:
 
 def datasets(cfg: dict) -> list[tuple[str, int, int]]:
     """Every (simulation, dim, n) data set of the experiment matrix: each simulation in every
-    dimension and size, then each observed data set in its own (solar: 3-D, one node per body)."""
+    dimension and size, then each observed data set in its own (solar: 3-D, one node per body;
+    a trajectory: its file's dimension and particles)."""
     simulated = [(s, d, n) for s in cfg["simulations"] for d in cfg["dims"] for n in cfg["n_bodies"]]
-    return simulated + [(name, 3, len(cfg["ephemeris"]["bodies"])) for name in cfg["observed"]]
+    return simulated + [observed_shape(cfg, name) for name in cfg["observed"]]
 
 
+def observed_shape(cfg: dict, name: str) -> tuple[str, int, int]:
+    """(name, dim, n) of an observed data set; a trajectory's from its file's first and last frames."""
+    if name in cfg["trajectories"]:
+        n, dim = _peek(cfg["trajectories"][name])
+        return name, dim, n
+    return name, 3, len(cfg["ephemeris"]["bodies"])
+
+
+def source_rule(cfg: dict, name: str) -> str:
+    """The rule that makes a data set: simulate, read_ephemeris or read_trajectory."""
+    if name in cfg["trajectories"] and name in cfg["observed"]:
+        return "read_trajectory"
+    return "read_ephemeris" if name in cfg["observed"] else "simulate"
+
+
+@functools.lru_cache(maxsize=32)
+def _peek_cached(entry: str, mtime: float) -> tuple[int, int]:
+    from symdistill.physics.trajectories import TrajectorySettings, peek
+
+    return peek(TrajectorySettings(**json.loads(entry)))
+
+
+def _peek(entry: dict) -> tuple[int, int]:
+    """(particles, dimension) of a trajectories entry's file, read once per file version."""
+    path = Path(entry["file"])
+    try:
+        return _peek_cached(json.dumps(entry, sort_keys=True), path.stat().st_mtime if path.is_file() else -1.0)
+    except ValueError as err:
+        raise ConfigError(f"config key 'trajectories': {err}") from None
 
 
 def jobs(cfg: dict) -> list[tuple[str, dict]]:
@@ -91,7 +127,7 @@ def jobs(cfg: dict) -> list[tuple[str, dict]]:
     out = []
     for sim, dim, n in datasets(cfg):
         w = {"sim": sim, "dim": dim, "n": n}
-        out += [("read_ephemeris" if sim in cfg["observed"] else "simulate", w), ("integrate_truth", w)]
+        out += [(source_rule(cfg, sim), w), ("integrate_truth", w)]
     for sim, dim, n, variant, seed in models(cfg):
         w = {"sim": sim, "dim": dim, "n": n, "variant": variant, "seed": seed}
         out += [("train_gnn", w), ("dump_messages", w)]

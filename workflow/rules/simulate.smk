@@ -44,3 +44,28 @@ rule read_ephemeris:
         "../../envs/simulate.yaml"
     shell:
         "symdistill-ephemeris --settings {params.settings:q} --out {output} > {log} 2>&1"
+
+
+# a user's trajectory file (config trajectories; listed under observed), read, never simulated
+ruleorder: read_trajectory > simulate
+
+
+rule read_trajectory:
+    output:
+        f"{DATASET}/data.h5",
+    wildcard_constraints:
+        sim="|".join(config["trajectories"]) or "(?!)",
+    log:
+        log_path("read_trajectory", "dataset"),
+    benchmark:
+        benchmark_path("read_trajectory", "dataset")
+    params:
+        settings=lambda wc: json.dumps(trajectory_settings(config, wc.sim)),
+    threads: 1
+    resources:
+        mem_mb=mem_mb("read_trajectory"),
+        runtime=runtime("read_trajectory"),
+    conda:
+        "../../envs/simulate.yaml"
+    shell:
+        "symdistill-trajectory --name {wildcards.sim} --settings {params.settings:q} --out {output} > {log} 2>&1"

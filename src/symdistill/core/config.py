@@ -71,7 +71,26 @@ def validate_config(config: dict) -> dict:
                 )
         for name in set(cfg["simulations"]) & set(cfg["observed"]):
             problems.append(f"config key 'simulations': {name!r} is an observed data set (listed under 'observed')")
-        if cfg["observed"]:
+        for i, name in enumerate(cfg["observed"]):
+            if name not in enum("observed") and name not in cfg["trajectories"]:
+                problems.append(f"config key 'observed.{i}': unknown observed data set {name!r}; choose from "
+                                f"{enum('observed')} or define it under 'trajectories'")
+        for name, t in cfg["trajectories"].items():
+            if name in BUILTIN_LAWS or name in cfg["custom_laws"] or name in enum("observed"):
+                problems.append(f"config key 'trajectories.{name}': {name!r} already names a law or data set")
+            if t["reference"] is not None:
+                try:
+                    check_law(get_law("reference", {"reference": {"potential": t["reference"]}}))
+                except (ExpressionError, ValueError) as err:
+                    problems.append(f"config key 'trajectories.{name}.reference': {str(err).split(': ', 1)[-1]}")
+            if t["derivative_window"] % 2 == 0:
+                problems.append(f"config key 'trajectories.{name}.derivative_window': value "
+                                f"{t['derivative_window']!r} is invalid: must be odd (a centred fit)")
+            try:
+                split_sizes(t["segments"], t["validation"], t["test"])
+            except ValueError as err:
+                problems.append(f"config key 'trajectories.{name}.segments': {err}")
+        if set(cfg["observed"]) & set(enum("observed")):
             e = cfg["ephemeris"]
             try:
                 check_law(get_law("reference", {"reference": {"potential": e["reference"]}}))
@@ -95,7 +114,7 @@ def validate_config(config: dict) -> dict:
             except ValueError as err:
                 problems.append(f"config key 'custom_laws.{name}.potential': {err}")
         for section in _sections_with_simulations():
-            known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(enum("observed"))
+            known = set(BUILTIN_LAWS) | set(cfg["custom_laws"]) | set(enum("observed")) | set(cfg["trajectories"])
             for i, name in enumerate(cfg[section]["simulations"]):  # a known data set outside
                 if name not in known:  # 'simulations' and 'observed' is narrowed away
                     problems.append(f"config key '{section}.simulations.{i}': unknown simulation {name!r}")
@@ -163,6 +182,11 @@ def sr_settings(cfg: dict, engine: str) -> dict:
 def rollout_settings(cfg: dict) -> dict:
     """The RolloutSettings fields (threads and the variant list are for the workflow)."""
     return stage_values("rollout", cfg["rollout"])
+
+
+def trajectory_settings(cfg: dict, name: str) -> dict:
+    """The TrajectorySettings fields of one trajectories entry of a validated config."""
+    return dict(cfg["trajectories"][name])
 
 
 def ephemeris_settings(cfg: dict) -> dict:

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from symdistill.core.geometry import Geometry, neighbours
 from symdistill.core.provenance import DATA_SET
+
+#: edges a stage reads at most when it takes a subset of a split's graphs (``max_graphs``): a
+#: radius graph of many particles gives fewer graphs (the default n = 4 data sets are far below it)
+MAX_EDGES = 500_000
 
 
 def node_features(positions, velocities, charges, masses) -> np.ndarray:
@@ -53,11 +58,17 @@ def split_nodes(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return x[..., :dim], x[..., dim : 2 * dim], x[..., 2 * dim], x[..., 2 * dim + 1]
 
 
+def read_geometry(path) -> Geometry:
+    """Which pairs of a data set's particles interact (its ``cutoff`` and periodic ``cell``)."""
+    with DATA_SET.open(path) as f:
+        return Geometry.from_attrs(f.attrs)
+
+
 def read_frames(path, split: str, sample_every: int = 1, max_graphs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Node features [G, n, 2d+2] and accelerations [G, n, d] (float64) of one split's frames.
 
     Every ``sample_every``-th recorded step is used (published: 5). ``max_graphs`` keeps an
-    evenly spaced subset, deterministic.
+    evenly spaced subset, deterministic, of at most MAX_EDGES edges in all.
     """
     with DATA_SET.open(path) as f:
         if split not in f["split"]:
@@ -75,6 +86,10 @@ def read_frames(path, split: str, sample_every: int = 1, max_graphs: int | None 
                              "(a damaged data set, not a training problem); delete it and re-simulate")
     n, d = pos.shape[-2], pos.shape[-1]
     x, y = x.reshape(-1, n, 2 * d + 2), acc.reshape(-1, n, d)
+    if max_graphs is not None:
+        geometry = read_geometry(path)
+        per_graph = n * (n - 1) if geometry.fully_connected else len(neighbours(x[:1, :, :d], geometry)[0])
+        max_graphs = min(max_graphs, max(1, MAX_EDGES // max(1, per_graph)))
     if max_graphs is not None and len(x) > max_graphs:
         keep = np.linspace(0, len(x) - 1, max_graphs).round().astype(int)
         x, y = x[keep], y[keep]

@@ -36,6 +36,10 @@ def schema() -> dict:
 
 @functools.lru_cache(maxsize=None)
 def _section(section: str) -> dict:
+    """A section's properties: a top-level key, or "$defs/<name>" for an entry of a mapping (a
+    ``trajectories`` entry)."""
+    if section.startswith("$defs/"):
+        return _defs()[section.removeprefix("$defs/")]["properties"]
     return schema()["properties"][section]["properties"]
 
 

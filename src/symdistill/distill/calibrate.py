@@ -26,8 +26,9 @@ from scipy.optimize import least_squares as nonlinear_least_squares
 
 from symdistill.core.edges import edge_columns, spatial_columns
 from symdistill.core.expr import parse_expression
-from symdistill.core.frames import read_frames, split_nodes
-from symdistill.distill.model import SymbolicModel, edge_feature_columns, pairs
+from symdistill.core.frames import read_frames, read_geometry, split_nodes
+from symdistill.core.geometry import Geometry, Pairs
+from symdistill.distill.model import SymbolicModel, edge_feature_columns
 
 MAX_CONSTANTS = 12  # expressions with more free constants keep them (only W, v, p are fitted)
 
@@ -42,11 +43,14 @@ class Frames:
     masses: np.ndarray
     acc: np.ndarray  # [G, n, d]
     softening: float
+    geometry: Geometry = field(default_factory=Geometry)  # which pairs interact (the data set's)
+    pairs: Pairs = field(init=False, repr=False)
     columns: list[np.ndarray] = field(init=False, repr=False)  # edge_columns order, [G, E] each
 
     def __post_init__(self):
-        i, j, _ = pairs(self.pos.shape[1])
-        self.columns = edge_feature_columns(self.pos, self.masses, self.charges, i, j, self.softening)
+        self.pairs = Pairs.build(self.pos, self.geometry)
+        self.columns = edge_feature_columns(self.pos, self.masses, self.charges, self.pairs, self.softening)
+        self.degree = self.pairs.degree(len(self.pos)).reshape(-1)  # incoming edges per node
 
     @property
     def dim(self) -> int:
@@ -57,7 +61,7 @@ class Frames:
         """Up to ``graphs`` evenly spaced graphs of one split of a data set."""
         x, y = read_frames(path, split, sample_every, graphs)
         pos, vel, q, m = split_nodes(x, y.shape[-1])
-        return cls(pos, vel, q, m, y, softening)
+        return cls(pos, vel, q, m, y, softening, read_geometry(path))
 
 
 def free_constants(expr: sp.Expr, prefix: str = "c") -> tuple[sp.Expr, list[sp.Symbol], np.ndarray]:
@@ -107,8 +111,8 @@ class _Problem:
         with np.errstate(all="ignore"):
             phi = np.stack([np.broadcast_to(np.asarray(f(*cols, *theta), dtype=float), cols[0].shape)
                             for f in self.fns], axis=-1)
-        summed = np.einsum("ne,gek->gnk", pairs(self.n)[2], phi).reshape(-1, len(self.fns))
-        D = np.column_stack([summed, np.full(len(summed), self.n - 1.0)])
+        summed = self.frames.pairs.sum(phi).reshape(-1, len(self.fns))
+        D = np.column_stack([summed, self.frames.degree])
         return D / self.frames.masses.reshape(-1, 1) if self.divide else D
 
     def solve(self, theta: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
@@ -181,7 +185,8 @@ def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.nda
     loss, theta, coef, divide, node, r2, rel, ok = best
     reps = dict(zip(params, (sp.Float(float(f"{t:.10g}")) for t in theta)))
     exprs = [str(c.xreplace(reps)) for c in components]
-    model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening)
+    model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening,
+                          train.geometry)
     return Calibration(model, theta if len(params) else given, loss, node, r2, rel, ok)
 
 
@@ -244,8 +249,7 @@ def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames,
     weighted least squares; the term whose removal the fit misses least is dropped, repeatedly.
     Returns (kept term indices, their beta) from all terms down to one."""
     symbols = [sp.Symbol(c, real=True) for c in edge_columns(frames.dim)]
-    cols, n = frames.columns, frames.pos.shape[1]
-    recv = pairs(n)[2]
+    cols = frames.columns
     with np.errstate(all="ignore"):
         unit = np.stack([np.broadcast_to(np.asarray(sp.lambdify(symbols, d, "numpy")(*cols), dtype=float), cols[0].shape)
                          for d in direction], axis=-1)  # [G, E, d]
@@ -254,8 +258,9 @@ def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames,
     y = frames.acc.reshape(-1, frames.dim)
     w = np.repeat(1.0 / np.sqrt((y**2).sum(-1) + _scale(frames.acc)), frames.dim)
     scale = np.repeat(1.0 / frames.masses.reshape(-1), frames.dim) if divide else np.ones(y.size)
-    columns = [np.einsum("ne,ged->gnd", recv, t[..., None] * unit).reshape(-1) * scale for t in per_term]
-    offsets = [np.tile(np.eye(frames.dim)[k], len(y)) * (n - 1) * scale for k in range(frames.dim)]
+    columns = [frames.pairs.sum(t[..., None] * unit).reshape(-1) * scale for t in per_term]
+    offsets = [np.tile(np.eye(frames.dim)[k], len(y)) * np.repeat(frames.degree, frames.dim) * scale
+               for k in range(frames.dim)]
     target = y.reshape(-1)
 
     def fit(keep):

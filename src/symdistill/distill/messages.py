@@ -19,6 +19,7 @@ import numpy as np
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import (edge_columns, edge_matrix, law_from_file, node_edge_features, pair_forces,
                                    pair_potentials)
+from symdistill.core.frames import read_geometry
 from symdistill.core.provenance import MESSAGES, atomic_path, record_inputs, stamp
 from symdistill.gnn.variants import get_variant
 
@@ -27,18 +28,18 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
     """Run the model on test graphs and write edge features, forces and messages to HDF5."""
     import torch  # only this step runs the network; selection stays light
 
-    from symdistill.gnn.data import load_graphs
-    from symdistill.gnn.data import fully_connected_edges
+    from symdistill.gnn.data import GraphEdges, load_graphs
     from symdistill.gnn.models import load_model
 
     inputs = record_inputs(out, model=model_path, data=data_path)
     with torch.no_grad():
         model = load_model(model_path)
+        dim = model.cfg.dim
+        geometry = read_geometry(data_path)
         x, _ = load_graphs(data_path, "test", sample_every=1, max_graphs=max_graphs, dtype=torch.float32)
         g, n, f = x.shape
-        dim = model.cfg.dim
-        edges = fully_connected_edges(n, g)
-        _, raw = model(x.reshape(g * n, f), edges)
+        edges, shift = GraphEdges(geometry, n, dim)(x)
+        _, raw = model(x.reshape(g * n, f), edges, shift=shift)
         msgs = model.messages(raw).numpy().astype(np.float64)
         readout = model.message_readout()
         mask = model.mask.numpy()
@@ -47,12 +48,13 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         xs = x.reshape(g * n, f).numpy().astype(np.float64)
         src, dst = edges.numpy()  # sender j, receiver i
         law = law_from_file(data_path)
-        feats = edge_matrix(node_edge_features(xs[dst], xs[src], dim, law.softening), dim)
+        x_i, x_j = model.ends(torch.from_numpy(xs), edges, None if shift is None else shift.double())
+        feats = edge_matrix(node_edge_features(x_i.numpy(), x_j.numpy(), dim, law.softening), dim)
         force = pair_forces(law, feats, dim)
         energy = {}
         if model.variant.energy:  # E(r) - E(r_ref), and the truth's U(r) - U(r_ref)
             r_ref = float(np.median(np.linalg.norm(feats[:, :dim], axis=1)))
-            msgs = msgs - model.messages(model.reference_messages(x.reshape(g * n, f), edges, r_ref)).numpy()
+            msgs = msgs - model.messages(model.reference_messages(x.reshape(g * n, f), edges, r_ref, shift)).numpy()
             ref = feats.copy()  # the same pairs at r_ref (a potential reads r, masses and charges)
             ref[:, dim] = r_ref + law.softening
             energy = {"potential": pair_potentials(law, feats, dim) - pair_potentials(law, ref, dim),
@@ -64,6 +66,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping, softening=law.softening,
                   msg_dim=model.cfg.msg_dim, mask=mask, read_through=readout is not None,
                   energy=bool(model.variant.energy), reference_distance=energy.get("reference_distance", np.nan),
+                  **geometry.attrs(),
                   inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
             h["messages"] = msgs
@@ -73,7 +76,7 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
             if energy:
                 h["potential"] = energy["potential"]
             h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
-            h["graph"] = np.repeat(np.arange(g), n * (n - 1))
+            h["graph"] = dst // n
     return Path(out)
 
 

@@ -1,5 +1,6 @@
 """A data set's graphs as dense tensors for the network: rows of [graphs, n, features], and the
-fully connected edge index they run on (shared, built once per batch size)."""
+edges they run on: the fully connected edge index (shared, built once per batch size) or a
+radius graph of each batch (symdistill.core.geometry)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 from torch import Tensor
 
 from symdistill.core.frames import read_frames
+from symdistill.core.geometry import Geometry, neighbours
 
 
 def load_graphs(path, split: str, sample_every: int = 1, max_graphs: int | None = None,
@@ -29,3 +31,23 @@ def fully_connected_edges(n: int, graphs: int, device=None) -> Tensor:
     base = torch.stack([src[keep], dst[keep]])  # [2, n(n-1)]
     offsets = (torch.arange(graphs) * n).repeat_interleave(base.shape[1])
     return (base.repeat(1, graphs) + offsets).to(device)
+
+
+class GraphEdges:
+    """The edges the network runs on for a data set's geometry: the cached fully connected
+    edge index, or a radius graph (with periodic shifts) built from each batch's positions."""
+
+    def __init__(self, geometry: Geometry, n: int, dim: int, device=None):
+        self.geometry, self.n, self.dim, self.device = geometry, n, dim, device
+        self._full: dict[int, Tensor] = {}
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """edge_index [2, E] (row 0 sender j, row 1 receiver i) and shift [E, d] or None for
+        node features x [graphs, n, features]."""
+        graphs = x.shape[0]
+        if self.geometry.fully_connected:
+            if graphs not in self._full:
+                self._full[graphs] = fully_connected_edges(self.n, graphs, self.device)
+            return self._full[graphs], None
+        g, i, j, shift = neighbours(x[..., : self.dim].detach(), self.geometry)
+        return torch.stack([g * self.n + j, g * self.n + i]), shift

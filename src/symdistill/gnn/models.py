@@ -145,17 +145,27 @@ class GraphNetwork(nn.Module):
         """Turn raw edge-model output into the message that is summed (mask, KL sampling)."""
         return self.variant.to_message(raw, self.mask, self.cfg.msg_dim, sample, generator)
 
+    def ends(self, x: Tensor, edge_index: Tensor, shift: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Receiver and sender features of every edge; a periodic edge's sender at its nearest
+        image (its position plus ``shift``, symdistill.core.geometry)."""
+        x_i, x_j = x.index_select(0, edge_index[1]), x.index_select(0, edge_index[0])
+        if shift is not None:
+            d = self.cfg.dim
+            x_j = torch.cat([x_j[:, :d] + shift.to(x_j.dtype), x_j[:, d:]], dim=-1)
+        return x_i, x_j
+
     def forward(
-        self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None
+        self, x: Tensor, edge_index: Tensor, generator: torch.Generator | None = None, shift: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """Predicted accelerations [nodes, d] and raw edge outputs [edges, k or 2k].
 
         KL messages are sampled (with ``generator``) in training mode, the mean in eval mode.
+        ``shift`` [edges, d] moves periodic senders to their nearest image (None: no cell).
         """
         if self.variant.energy:
-            return self.hamiltonian_forward(x, edge_index)
-        sender, receiver = edge_index[0], edge_index[1]
-        raw = self.edge_update(x.index_select(0, receiver), x.index_select(0, sender))
+            return self.hamiltonian_forward(x, edge_index, shift)
+        receiver = edge_index[1]
+        raw = self.edge_update(*self.ends(x, edge_index, shift))
         msg = self.to_message(raw, self.training, generator)
         agg = msg.new_zeros(x.size(0), msg.size(1)).scatter_add_(0, receiver.view(-1, 1).expand_as(msg), msg)
         if self.cfg.node_output == "newtonian":
@@ -187,15 +197,14 @@ class GraphNetwork(nn.Module):
             return self.edge_model(torch.stack([cols[c] for c in edge_columns(self.cfg.dim)], -1))
         return self.edge_model(torch.cat([xs_i, xs_j], dim=-1))
 
-    def energies(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    def energies(self, x: Tensor, edge_index: Tensor, shift: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """An energy variant's learned energy per node [nodes, 1] (its pair energies as receiver
         plus its self energy) and the pair energies [edges, 1]; V = their sum over nodes."""
         xs = self._static_features(x)
-        sender, receiver = edge_index[0], edge_index[1]
-        pair = self.pair_energy(xs.index_select(0, receiver), xs.index_select(0, sender))
-        return pair.new_zeros(x.size(0), 1).index_add_(0, receiver, pair) + self.node_model(xs), pair
+        pair = self.pair_energy(*self.ends(xs, edge_index, shift))
+        return pair.new_zeros(x.size(0), 1).index_add_(0, edge_index[1], pair) + self.node_model(xs), pair
 
-    def hamiltonian_forward(self, x: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    def hamiltonian_forward(self, x: Tensor, edge_index: Tensor, shift: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Accelerations -dV/dq / m [nodes, d] by autograd, and the pair energies [edges, 1].
 
         In training the graph of the gradient is kept (the loss is on it) and the paper's small
@@ -207,7 +216,7 @@ class GraphNetwork(nn.Module):
         with torch.enable_grad():
             q = x[:, :d].detach().requires_grad_(True)
             other = x[:, 2 * d :].detach().requires_grad_(self.training)
-            node, pair = self.energies(torch.cat([q, x[:, d : 2 * d], other], dim=-1), edge_index)
+            node, pair = self.energies(torch.cat([q, x[:, d : 2 * d], other], dim=-1), edge_index, shift)
             wrt = (q, other) if self.training else (q,)
             grads = torch.autograd.grad(node.sum(), wrt, create_graph=self.training)
         if self.training:
@@ -215,22 +224,22 @@ class GraphNetwork(nn.Module):
             return -grads[0] / x[:, -1:], pair
         return -grads[0].detach() / x[:, -1:], pair.detach()
 
-    def hamiltonian(self, x: Tensor, edge_index: Tensor, graphs: int) -> Tensor:
+    def hamiltonian(self, x: Tensor, edge_index: Tensor, graphs: int, shift: Tensor | None = None) -> Tensor:
         """An energy variant's H = T + V per graph [graphs]: the kinetic energy sum m v^2 / 2 (of
         the momenta p = m v) plus the learned V, conserved along the model's own trajectories."""
         d = self.cfg.dim
         kinetic = 0.5 * x[:, -1] * (x[:, d : 2 * d] ** 2).sum(-1)
-        return (kinetic + self.energies(x, edge_index)[0][:, 0]).view(graphs, -1).sum(-1)
+        return (kinetic + self.energies(x, edge_index, shift)[0][:, 0]).view(graphs, -1).sum(-1)
 
-    def reference_messages(self, x: Tensor, edge_index: Tensor, distance: float) -> Tensor:
+    def reference_messages(self, x: Tensor, edge_index: Tensor, distance: float,
+                           shift: Tensor | None = None) -> Tensor:
         """An energy variant's pair energies [edges, 1] with each sender moved along its edge to
         ``distance`` from the receiver (its charge and mass kept): subtracted from the pair
         energies, they leave E(r) - E(distance), free of whatever the pair energy holds that
         does not depend on the separation (a function of masses and charges alone, which no
         force sees)."""
         d = self.cfg.dim
-        xs = self._static_features(x)
-        xi, xj = xs.index_select(0, edge_index[1]), xs.index_select(0, edge_index[0])
+        xi, xj = self.ends(self._static_features(x), edge_index, shift)
         dx = xi[:, :d] - xj[:, :d]
         moved = xi[:, :d] - dx * (distance / dx.norm(dim=-1, keepdim=True).clamp_min(1e-12))
         return self.pair_energy(xi, torch.cat([moved, xj[:, d:]], dim=-1)).detach()

@@ -1,7 +1,8 @@
 """Train a graph network on a simulation file: MAE on accelerations, resumable, with history.
 
 One loop for every variant (standard, bottleneck, l1, kl, pruning). Batches are rows gathered
-from tensors already in memory; the edge index is built once per batch size. Checkpoints hold
+from tensors already in memory; the fully connected edge index is built once per batch size (a
+radius graph per batch, from its positions). Checkpoints hold
 model, optimiser, schedule and RNG state, so a rerun continues exactly where it stopped.
 """
 
@@ -24,11 +25,12 @@ from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
+from symdistill.core.frames import read_geometry
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.eql import EQLTraining
-from symdistill.gnn.data import fully_connected_edges, load_graphs
+from symdistill.gnn.data import GraphEdges, load_graphs
 from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
 from symdistill.gnn.variants import VARIANTS, TrainingState, get_variant
 
@@ -158,6 +160,11 @@ class Trainer:
         self.variant = get_variant(s.variant)
         softening = law_from_file(data_path).softening  # the edge features' r = |dx| + softening
         self.model = GraphNetwork(s.model_settings(self.dim, softening)).to(self.device)
+        geometry = read_geometry(data_path)
+        if geometry.periodic and self.model.cfg.edge_inputs == "nodes" and self.variant.edge_model != "eql":
+            raise ValueError(f"{data_path} is periodic: an edge model that sees absolute positions "
+                             "(train.edge_inputs: nodes) cannot learn a law of separations; set train.edge_inputs: relative")
+        self.graph = GraphEdges(geometry, self.n, self.dim, self.device)
         if self.model.cfg.msg_dim != s.msg_dim:
             print(f"{s.variant}: messages are {self.model.cfg.msg_dim} wide (train.msg_dim = {s.msg_dim} "
                   "does not apply to this variant)", file=sys.stderr)
@@ -174,7 +181,6 @@ class Trainer:
         self.zero_val = float(self.vy.abs().mean())
         self.best_running = math.inf
         self.history: dict[str, list[float]] = {"loss": [], "mae": [], "lr": [], "val_step": [], "val_mae": []}
-        self.edges: dict[int, torch.Tensor] = {}
         self.pending: list[torch.Tensor] = []  # per-step (loss, MAE) not yet read back
         self.digest = config_hash({"train": s.hashed(), "data": self.data_hash})
         self.ckpt = self.out / "checkpoint.pt"
@@ -185,17 +191,14 @@ class Trainer:
     def state(self) -> TrainingState:
         """What the variant's hooks see of this run."""
         return TrainingState(self.s, self.step, self.model, self.n, self.dim, self.x,
-                             self.mask_components, self.forget_best)
+                             self.mask_components, self.forget_best, self.graph)
 
-    def edge_index(self, graphs: int) -> torch.Tensor:
-        if graphs not in self.edges:
-            self.edges[graphs] = fully_connected_edges(self.n, graphs, self.device)
-        return self.edges[graphs]
-
-    def _forward(self, x: torch.Tensor):
+    def _forward(self, x: torch.Tensor, edges: tuple | None = None):
+        """Predictions [b, n, d] and raw edge outputs on ``edges`` (default: the batch's own graph)."""
         b = x.shape[0]
+        edge_index, shift = edges if edges is not None else self.graph(x)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.s.amp and self.device.type == "cuda"):
-            pred, raw = self.net(x.reshape(b * self.n, -1), self.edge_index(b), self.gen)
+            pred, raw = self.net(x.reshape(b * self.n, -1), edge_index, self.gen, shift)
         return pred.float().view(b, self.n, self.dim), raw.float()
 
     def _node_weight(self) -> torch.Tensor:
@@ -206,14 +209,15 @@ class Trainer:
         scale = self.y.norm(dim=-1).pow(2).mean(0).sqrt().clamp_min(1e-300)
         return scale.mean() / scale
 
-    def _rotate(self, x, y):
-        """x, y rotated by one random proper rotation (positions, velocities and targets)."""
+    def _rotate(self, x, y, shift=None):
+        """x, y rotated by one random proper rotation (positions, velocities and targets), and
+        the periodic shifts with them (the graph is built before the rotation, in the cell)."""
         d = self.dim
         q, r = torch.linalg.qr(torch.randn(d, d, device=self.device, generator=self.gen, dtype=x.dtype))
         q = q * torch.sign(torch.diagonal(r))  # uniform over O(d); flip one axis if improper
         q = torch.cat([q[:, :1] * torch.det(q).sign(), q[:, 1:]], dim=1)
         x = torch.cat([x[..., :d] @ q.T, x[..., d : 2 * d] @ q.T, x[..., 2 * d :]], dim=-1)
-        return x, y @ q.T
+        return x, y @ q.T, None if shift is None else shift @ q.T
 
     def graph_error(self, err: torch.Tensor) -> torch.Tensor:
         """Per-graph error from |error| [graphs, n, dim]: summed (mae) or node-weighted (relative)."""
@@ -221,10 +225,10 @@ class Trainer:
             return err.sum(dim=(1, 2))
         return (err.sum(-1) * self.node_weight).sum(1)
 
-    def loss(self, x, y):
+    def loss(self, x, y, edges: tuple | None = None):
         """Per-graph sum of |error| plus weighted message penalty / n, averaged over graphs."""
         b, s = x.shape[0], self.s
-        pred, raw = self._forward(x)
+        pred, raw = self._forward(x, edges)
         err = (pred - y).abs()
         per_graph = self.graph_error(err)
         weight = self.variant.penalty_weight(s)
@@ -237,8 +241,10 @@ class Trainer:
         return loss, err.mean()
 
     @torch.no_grad()
-    def evaluate(self, x, y, batch: int = 1024) -> float:
-        """Mean absolute error of the predicted accelerations (eval mode, no augmentation)."""
+    def evaluate(self, x, y) -> float:
+        """Mean absolute error of the predicted accelerations (eval mode, no augmentation), in
+        batches of up to 1024 graphs and 16384 nodes."""
+        batch = min(1024, max(1, 16384 // self.n))
         self.model.eval()
         total = 0.0
         for a in range(0, len(x), batch):
@@ -273,9 +279,10 @@ class Trainer:
         if s.augment_std:  # the same random translation for every position in the batch
             shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
             x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
+        edge_index, shift = self.graph(x)  # in the data's cell, before any rotation
         if s.augment_rotate:
-            x, y = self._rotate(x, y)
-        loss, mae = self.loss(x, y)
+            x, y, shift = self._rotate(x, y, shift)
+        loss, mae = self.loss(x, y, (edge_index, shift))
         self.pending.append(torch.stack([loss.detach(), mae.detach()]))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -316,7 +323,7 @@ class Trainer:
 
     def fit(self) -> dict:
         s = self.s
-        self.probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, len(self.x))).long()]
+        self.probe = self.x[torch.linspace(0, len(self.x) - 1, min(1024, 16384 // self.n, len(self.x))).long()]
         early: deque = deque(maxlen=WINDOW)
         start = time.perf_counter() - self.elapsed
         self.model.train()

@@ -57,6 +57,7 @@ class TrainingState:
     x: Tensor  # training node inputs [graphs, n, features] (input scales)
     mask_components: Callable[[int], None]  # keep the k strongest message components
     forget_best: Callable[[], None]  # only models after this point count as best
+    edges: Callable  # node features [graphs, n, f] -> (edge_index, periodic shift or None)
 
 
 class Variant:
@@ -260,12 +261,11 @@ class EQL(L1):
     def prepare(self, state: TrainingState) -> None:
         """Fixed input scales from the training edges."""
         from symdistill.gnn.eql import edge_inputs
-        from symdistill.gnn.data import fully_connected_edges
 
         probe = state.x[: min(len(state.x), 2048)]
-        e = fully_connected_edges(state.n, len(probe), probe.device)
-        flat = probe.reshape(-1, probe.shape[-1])
-        inputs = edge_inputs(state.s.eql.inputs, flat[e[1]], flat[e[0]], state.dim, state.model.cfg.softening)
+        e, shift = state.edges(probe)
+        x_i, x_j = state.model.ends(probe.reshape(-1, probe.shape[-1]), e, shift)
+        inputs = edge_inputs(state.s.eql.inputs, x_i, x_j, state.dim, state.model.cfg.softening)
         state.model.edge_model.set_input_scale(inputs)
 
     def extra_loss(self, state: TrainingState):

@@ -35,9 +35,9 @@ def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) ->
     observed accelerations, and ``published`` the data set's ``reference_constant`` if it has one."""
     d = sym.dim
     pos, vel, q, m, y = _test_nodes(data_path, graphs, d)
-    phi, cols = sym.messages(pos, m, q)
-    model = (phi @ sym.W.T + sym.v).reshape(-1, d)
-    feats = np.stack(cols, axis=-1).reshape(-1, len(cols))
+    phi, cols, pairs = sym.messages(pos, m, q)
+    model = pairs.real(phi @ sym.W.T + sym.v)
+    feats = pairs.real(np.stack(cols, axis=-1))
     reference = pair_forces(law, feats, d)
     if not sym.divide_by_mass:  # the model's terms are accelerations: the force over the receiver's mass
         reference = reference / feats[:, d + 1 : d + 2]

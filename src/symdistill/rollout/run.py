@@ -24,16 +24,17 @@ import torch
 from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import law_from_file
+from symdistill.core.edges import law_from_file, pair_potentials
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.frames import node_features, read_frames, split_nodes
+from symdistill.core.frames import node_features, read_frames, read_geometry, split_nodes
+from symdistill.core.geometry import Geometry, Pairs
 from symdistill.core.laws import Law
 from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.distill import calibrate
 from symdistill.distill.calibrate import Frames, calibrate_law
-from symdistill.distill.model import SymbolicModel
-from symdistill.gnn.data import fully_connected_edges
+from symdistill.distill.model import SymbolicModel, edge_feature_columns
+from symdistill.gnn.data import GraphEdges
 from symdistill.gnn.models import GraphNetwork, load_model
 from symdistill.physics.integrate import integrate
 from symdistill.physics.nbody import NBody
@@ -68,18 +69,20 @@ class RolloutSettings:
 
 # --- acceleration functions: (pos [S,n,d], vel, masses [S,n], charges [S,n]) -> acc [S,n,d] ---
 
-def gnn_accelerations(model: GraphNetwork):
-    """The trained GNN as an acceleration function (float64, evaluation mode)."""
+def gnn_accelerations(model: GraphNetwork, geometry: Geometry = Geometry()):
+    """The trained GNN as an acceleration function (float64, evaluation mode) on the data set's
+    pairs (``geometry``: all, or a radius graph rebuilt from every state)."""
     model = model.double().eval()
-    edges: dict[tuple[int, int], torch.Tensor] = {}
+    graphs: dict[int, GraphEdges] = {}
 
     @torch.no_grad()
     def acc(pos, vel, masses, charges):
         S, n, d = pos.shape
-        x = torch.from_numpy(node_features(pos, vel, charges, masses)).reshape(S * n, -1)
-        if (n, S) not in edges:
-            edges[(n, S)] = fully_connected_edges(n, S)
-        out, _ = model(x, edges[(n, S)])
+        x = torch.from_numpy(node_features(pos, vel, charges, masses))
+        if n not in graphs:
+            graphs[n] = GraphEdges(geometry, n, d)
+        edge_index, shift = graphs[n](x)
+        out, _ = model(x.reshape(S * n, -1), edge_index, shift=shift)
         return out.numpy().reshape(S, n, d)
 
     return acc
@@ -89,26 +92,27 @@ def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: i
     """The read-out W, v of the symbolic model fitted to the GNN's predictions on test graphs
     (a diagnostic: how well the expressions reproduce the network; the model is ``calibrated``)."""
     x, _ = read_frames(data_path, "test", max_graphs=graphs)
-    n, d = x.shape[1], model.cfg.dim
+    d, geometry = model.cfg.dim, read_geometry(data_path)
     pos, vel, q, m = split_nodes(x, d)
-    target = gnn_accelerations(model)(pos, vel, m, q)
+    target = gnn_accelerations(model, geometry)(pos, vel, m, q)
     divide = model.divides_by_mass
     if divide:
         target = target * m[..., None]
     soft = model.cfg.softening  # the data set's, which the model was trained with
-    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False, softening=soft)  # its messages
-    summed = sym.summed_messages(pos, m, q).reshape(-1, len(expressions))
-    design = np.column_stack([summed, np.full(len(summed), n - 1.0)])
+    sym = SymbolicModel(expressions, d, np.eye(d, len(expressions)), np.zeros(d), False, softening=soft,
+                        geometry=geometry)  # its messages
+    summed, degree = sym.summed_messages(pos, m, q)
+    design = np.column_stack([summed.reshape(-1, len(expressions)), degree.reshape(-1)])
     y = target.reshape(-1, d)
     ok = np.isfinite(design).all(axis=1)
     if ok.mean() < 0.9:  # not a usable law: NaN accelerations, which the rollout caps and flags
         print(f"warning: message expressions are not finite on {100 * (1 - ok.mean()):.0f}% of the test "
               "nodes; the symbolic model gives NaN", file=sys.stderr)
         return SymbolicModel(expressions, d, np.full((d, len(expressions)), np.nan), np.full(d, np.nan), divide,
-                             softening=soft)
+                             softening=soft, geometry=geometry)
     coef, _, resid = least_squares(design[ok], y[ok], intercept=False)
     r2 = r_squared(y[ok], resid)
-    return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft)
+    return SymbolicModel(expressions, d, coef[:-1].T.copy(), coef[-1].copy(), divide, float(r2), soft, geometry)
 
 
 def acceleration_cap(data_path, s: RolloutSettings) -> float:
@@ -124,7 +128,7 @@ def gnn_tolerance(model: GraphNetwork, data_path, graphs: int, s: RolloutSetting
     tolerance costs on a ReLU network's kinks; an exact network (EQL) keeps ``rtol``."""
     x, a = read_frames(data_path, "test", max_graphs=graphs)
     pos, vel, q, m = split_nodes(x, model.cfg.dim)
-    error = np.abs(gnn_accelerations(model)(pos, vel, m, q) - a).mean() / max(np.abs(a).mean(), 1e-300)
+    error = np.abs(gnn_accelerations(model, read_geometry(data_path))(pos, vel, m, q) - a).mean() / max(np.abs(a).mean(), 1e-300)
     return float(np.clip(s.gnn_tol_fraction * error, s.rtol, 1e-3)) if np.isfinite(error) else s.rtol
 
 
@@ -138,7 +142,7 @@ def calibrated(recovery: dict, data_path, graphs: int, softening: float) -> Symb
         print("warning: the chosen law is not finite on the data; the symbolic model gives NaN", file=sys.stderr)
         k = len(calibrate.law_parts(law, train.dim, softening)[0])
         return SymbolicModel(["0"] * k, train.dim, np.full((train.dim, k), np.nan), np.full(train.dim, np.nan),
-                             True, softening=softening)
+                             True, softening=softening, geometry=train.geometry)
     return cal.model
 
 
@@ -185,13 +189,22 @@ def rollout(acc_fn, init: dict, times: np.ndarray, rtol: float, atol: float, cap
     return pos, vel, hit
 
 
-def energies(law: Law, pos, vel, masses, charges) -> tuple[np.ndarray, np.ndarray]:
-    """True-law total energy [S, T] of trajectories, and each system's scale KE + |PE| at t = 0."""
+def energies(law: Law, pos, vel, masses, charges, geometry: Geometry = Geometry()) -> tuple[np.ndarray, np.ndarray]:
+    """True-law total energy [S, T] of trajectories (on the data set's pairs), and each system's
+    scale KE + |PE| at t = 0."""
     S, T, n, d = pos.shape
-    system = NBody(law, n, d, masses.T, charges.T)
-    cols = np.repeat(np.arange(S)[None], T, 0).ravel()
-    flat = lambda a: a.transpose(2, 3, 1, 0).reshape(n, d, T * S)  # noqa: E731
-    e = system.energy(flat(pos), flat(vel), cols).reshape(T, S).T
+    if geometry.fully_connected:
+        system = NBody(law, n, d, masses.T, charges.T)
+        cols = np.repeat(np.arange(S)[None], T, 0).ravel()
+        flat = lambda a: a.transpose(2, 3, 1, 0).reshape(n, d, T * S)  # noqa: E731
+        e = system.energy(flat(pos), flat(vel), cols).reshape(T, S).T
+    else:  # half the pair potentials of the interacting pairs, plus the kinetic energy
+        p, m, q = pos.reshape(S * T, n, d), np.repeat(masses, T, 0), np.repeat(charges, T, 0)
+        pairs = Pairs.build(p, geometry)
+        feats = np.stack(edge_feature_columns(p, m, q, pairs, law.softening), -1)
+        u = pair_potentials(law, feats.reshape(-1, feats.shape[-1]), d).reshape(S * T, -1)
+        potential = 0.5 * np.where(pairs.valid, u, 0.0).sum(-1).reshape(S, T)
+        e = potential + 0.5 * (masses[:, None] * (vel**2).sum(-1)).sum(-1)
     kinetic0 = 0.5 * (masses * (vel[:, 0] ** 2).sum(-1)).sum(-1)
     return e, kinetic0 + np.abs(e[:, 0] - kinetic0)
 
@@ -212,6 +225,12 @@ def observed(data_path) -> bool:
     """Is the data set real observations (no simulator: its truth is read, not integrated)?"""
     with DATA_SET.open(data_path) as f:
         return bool(f.attrs.get("observed", False))
+
+
+def trajectory(data_path) -> bool:
+    """Is the data set a user's trajectory file (its truth: the test segments' recorded frames)?"""
+    with DATA_SET.open(data_path) as f:
+        return str(f.attrs.get("source_kind", "")) == "trajectory"
 
 
 #: the rollout settings that determine the true trajectories (the others may change without
@@ -240,14 +259,19 @@ def write_truth(data_path, s: RolloutSettings, out_h5, quiet: bool = False) -> N
               inputs=json.dumps(inputs))
         h["times"] = times
         if observed(data_path):
-            from symdistill.physics.ephemeris import holdout
-
-            init, pos, vel, jd = holdout(data_path, len(times))
             g = h.create_group(HOLDOUT)
+            if trajectory(data_path):  # the test segments' own frames
+                from symdistill.physics.trajectories import holdout
+
+                init, pos, vel = holdout(data_path, s.systems, len(times))
+            else:
+                from symdistill.physics.ephemeris import holdout
+
+                init, pos, vel, jd = holdout(data_path, len(times))
+                g.attrs["jd"] = jd[[0, -1]]
             for key, value in init.items():
                 g[f"init/{key}"] = value
             g["positions"], g["velocities"] = pos, vel
-            g.attrs["jd"] = jd[[0, -1]]
             return
         for cond in tqdm(s.conditions, desc=f"true rollouts {law.name}", disable=quiet, file=sys.stderr):
             init = initial_states(cond, law, data_path, n, dim, s)
@@ -270,7 +294,7 @@ def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict, dict]:
         conditions = [HOLDOUT] if HOLDOUT in h else s.conditions
         out = {c: ({k: v[:] for k, v in h[c]["init"].items()}, h[c]["positions"][:], h[c]["velocities"][:])
                for c in conditions}
-        dates = {"holdout_jd": h[HOLDOUT].attrs["jd"][:]} if HOLDOUT in h else {}  # first and last observation
+        dates = {"holdout_jd": h[HOLDOUT].attrs["jd"][:]} if HOLDOUT in h and "jd" in h[HOLDOUT].attrs else {}
         return h["times"][:], out, dates
 
 
@@ -293,13 +317,13 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
         from symdistill.rollout.constants import law_constant, learned_masses  # it builds on this module
 
         constant = law_constant(sym, law, data_path, s.fit_graphs)
-        masses = learned_masses(sym, data_path, s.fit_graphs)
+        masses = {} if trajectory(data_path) else learned_masses(sym, data_path, s.fit_graphs)  # bodies, not atoms
         if np.isfinite(constant["published"]):  # energies need the constant the reference leaves out
             law = replace(law, potential=law.potential * constant["published"])
     with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
     cap = acceleration_cap(data_path, s)
-    predictors = {"gnn": gnn_accelerations(model), "symbolic": sym.accelerations}
+    predictors = {"gnn": gnn_accelerations(model, read_geometry(data_path)), "symbolic": sym.accelerations}
     rows = []
     bar = tqdm(total=len(truth) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
                disable=quiet, file=sys.stderr)
@@ -319,7 +343,8 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
             for name, fn in predictors.items():
                 traj[name] = rollout(fn, init, times, tol[name], s.atol * tol[name] / s.rtol, cap)  # atol moves with rtol
                 bar.update()
-            e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"])
+            geometry = read_geometry(data_path)
+            e_true, scale = energies(law, true_pos, true_vel, init["masses"], init["charges"], geometry)
             g = h.create_group(cond)
             g["true_positions_example"] = true_pos[0]
             g.attrs["n"] = init["positions"].shape[1]
@@ -327,7 +352,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
                 pos, vel, hit = traj[name]
                 err = np.sqrt(((pos - true_pos) ** 2).mean(axis=(2, 3)))  # [S, T]
                 err = np.where(np.isfinite(err), err, np.inf)
-                e, _ = energies(law, pos, vel, init["masses"], init["charges"])
+                e, _ = energies(law, pos, vel, init["masses"], init["charges"], geometry)
                 drift = np.abs(e[:, -1] - e[:, 0]) / scale
                 g[f"{name}/rmse_median"] = np.median(err, axis=0)
                 g[f"{name}/rmse_q25"] = np.quantile(err, 0.25, axis=0)
