@@ -9,7 +9,7 @@ PYTHON ?= python3
 # index URL. The venv is remade when this choice, pyproject.toml or the Python changes.
 TORCH ?= auto
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean md-example
 
 install:
 	@VENV='$(VENV)' TORCH='$(TORCH)' PYTHON='$(PYTHON)' bash tools/install.sh
@@ -19,6 +19,11 @@ run: install
 
 test: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -q
+
+# ASE molecular dynamics (256 Lennard-Jones atoms, periodic) written as extxyz, then distilled
+md-example: install
+	$(PY) tools/md_example.py --out results/md/lj.extxyz
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/md.yaml
 
 lint: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --lint

@@ -42,6 +42,13 @@ def test_defaults_are_filled():
         ({"custom_laws": {"a b": {"potential": "r"}}}, ["custom_laws.a b", "not a valid name"]),
         ({"custom_laws": {"x;y": {"potential": "r"}}}, ["custom_laws.x;y", "not a valid name"]),
         ({"custom_laws": {"spring": {"potential": "r**4"}}}, ["custom_laws.spring", "built-in"]),
+        ({"observed": ["mine"]}, ["observed.0", "'mine'", "trajectories"]),
+        ({"trajectories": {"t": {"file": "t.xyz", "reference": "__import__('os')"}}},
+         ["trajectories.t.reference", "__import__"]),
+        ({"trajectories": {"t": {"file": "t.xyz", "derivative_window": 4}}}, ["trajectories.t.derivative_window", "odd"]),
+        ({"trajectories": {"spring": {"file": "t.xyz"}}}, ["trajectories.spring", "already names"]),
+        ({"trajectories": {"t": {"file": "t.xyz", "cutoff": -1}}}, ["trajectories.t.cutoff", "-1"]),
+        ({"trajectories": {"t": {"cutoff": 2}}}, ["trajectories.t", "file"]),
     ],
 )
 def test_bad_config_names_key_and_value(config, fragments):
@@ -61,6 +68,12 @@ def test_eql_models_and_settings():
         "eql"]["simulations"] == ["spring"]
     with pytest.raises(ConfigError, match="eql.simulations.0.*'nope'"):
         validate_config({"simulations": ["spring"], "eql": {"simulations": ["nope"]}})
+
+
+def test_a_missing_trajectory_file_is_named_before_any_job(tmp_path):
+    cfg = validate_config({"simulations": [], "observed": ["t"], "trajectories": {"t": {"file": str(tmp_path / "t.xyz")}}})
+    with pytest.raises(ConfigError, match="trajectories.*t.xyz: trajectory file does not exist"):
+        datasets(cfg)
 
 
 def test_bad_files(tmp_path):

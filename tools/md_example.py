@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--frames", type=int, default=1000, help="frames written")
     p.add_argument("--every", type=int, default=10, help="MD steps between frames")
     p.add_argument("--seed", type=int, default=0, help="velocities and thermostat noise")
+    p.add_argument("--force", action="store_true", help="write the file again even if it exists")
     a = p.parse_args(argv)
+    if Path(a.out).exists() and not a.force:
+        print(f"{a.out} exists (the same seed writes the same file); --force writes it again")
+        return
     path = simulate(Path(a.out), a.cells, a.density, a.temperature, a.cutoff, a.dt, a.equilibrate, a.frames,
                     a.every, a.seed)
     print(f"wrote {path}: {4 * a.cells**3} atoms, {a.frames} frames every {a.every * a.dt:g}")

@@ -51,6 +51,8 @@ ruleorder: read_trajectory > simulate
 
 
 rule read_trajectory:
+    input:
+        lambda wc: config["trajectories"][wc.sim]["file"],
     output:
         f"{DATASET}/data.h5",
     wildcard_constraints:

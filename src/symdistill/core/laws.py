@@ -33,6 +33,12 @@ class Law:
     softening: float = SOFTENING  # r = |dx| + softening in the potential and the edge features
 
     @property
+    def has_reference(self) -> bool:
+        """Is the potential known? A user's trajectory without a reference law carries U = 0
+        (no force: never a law that can be simulated), and its verdicts are "unknown"."""
+        return self.potential != 0
+
+    @property
     def dudr(self) -> sp.Expr:
         """dU/dr, the radial derivative that gives the pairwise force."""
         return sp.diff(self.potential, r)

@@ -47,7 +47,13 @@ def trimmed_fit(y: np.ndarray, X: np.ndarray, keep: float = 0.9, max_iter: int =
 
 
 def fit_components(messages: np.ndarray, target: np.ndarray, keep: float = 0.9) -> dict:
-    """Fit every message column on the target (force or acceleration) plainly and robustly."""
+    """Fit every message column on the target (force or acceleration) plainly and robustly (R^2
+    NaN where the target is zero: a data set without a reference law has no true force)."""
+    if not np.any(target):
+        nan = float("nan")
+        comps = [{"a": [nan] * target.shape[1], "b": nan, "r2_plain": nan, "a_robust": [nan] * target.shape[1],
+                  "b_robust": nan, "r2_robust": nan} for _ in range(messages.shape[1])]
+        return {"components": comps, "r2_plain": nan, "r2_robust": nan}
     comps = []
     for c in range(messages.shape[1]):
         y = messages[:, c]
@@ -93,6 +99,10 @@ def plot_fit(msgs: np.ndarray, force: np.ndarray, fit: dict, out_png) -> None:
     fig, axes = plt.subplots(1, k, figsize=(4 * k, 3.8), squeeze=False)
     for c, ax in enumerate(axes[0]):
         comp = fit["force"]["components"][c]
+        if not np.isfinite(comp["r2_robust"]):  # no reference law: nothing to plot against
+            ax.text(0.5, 0.5, "no reference law", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
         x = force @ np.asarray(comp["a_robust"]) + comp["b_robust"]
         y = msgs[:, c]
         lo, hi = np.percentile(np.concatenate([x, y]), [1, 99])

@@ -13,7 +13,7 @@ from symdistill.distill.model import SymbolicModel
 from symdistill.distill.verdict import judge, judge_potential, law_constants
 from symdistill.core.figures import pyplot, save
 
-RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0}
+RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0, "unknown": 0}
 
 
 def judge_results(sr_path, messages_path) -> dict:
@@ -28,7 +28,7 @@ def judge_results(sr_path, messages_path) -> dict:
         for member in comp["pareto"]:
             v = judge(member["expression"], law, dim)
             front.append({**member, "verdict": v["verdict"], "form": v["form"],
-                          "numeric_r2": v["evidence"]["force"]["numeric"]["r2"]})
+                          "numeric_r2": v["evidence"]["force"]["numeric"]["r2"] if v["evidence"] else None})
         best = max(front, key=lambda m: (RANK[m["verdict"]], -m["complexity"]))
         comps.append({
             "component": comp["component"], **comp["chosen"], "verdict": chosen["verdict"],
@@ -50,14 +50,16 @@ def judge_results(sr_path, messages_path) -> dict:
                                            for m in pot["pareto"]]}
     if "calibration" in sr:  # the law calibrated on the data: its constants against the truth's
         out["calibration"] = sr["calibration"]
-        out["constants"] = law_constants(SymbolicModel.from_dict(sr["calibration"]["model"]), law)
+        if law.has_reference:
+            out["constants"] = law_constants(SymbolicModel.from_dict(sr["calibration"]["model"]), law)
     return out
 
 
 def plot_fronts(result: dict, out_png) -> None:
     """Loss against complexity for each component's front; chosen circled, verdicts coloured."""
     plt = pyplot()
-    colours = {"correct": "tab:green", "correct up to 1/m1": "tab:orange", "wrong": "tab:grey"}
+    colours = {"correct": "tab:green", "correct up to 1/m1": "tab:orange", "wrong": "tab:grey",
+               "unknown": "tab:blue"}
     comps = result["components"]
     fig, axes = plt.subplots(1, len(comps), figsize=(4.5 * len(comps), 3.6), squeeze=False)
     for ax, comp in zip(axes[0], comps):

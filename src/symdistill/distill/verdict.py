@@ -36,6 +36,8 @@ from symdistill.core.laws import SOFTENING, Law
 NUMERIC_R2 = 0.999
 SYMBOLIC_TOL = 0.05
 CONSTANT_TOL = 0.01
+#: the verdict of every law of a data set without a reference law (nothing to judge it against)
+UNKNOWN = {"verdict": "unknown", "form": "unknown", "evidence": {}}
 
 
 def edge_symbols(dim: int) -> list[sp.Symbol]:
@@ -170,7 +172,10 @@ def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None =
     The form and the constants are judged apart: ``form`` passes the numeric (R^2) and symbolic
     (terms, inner constants rounded to 0.1) tests; ``verdict`` also needs the constants: the
     median relative deviation from the best a . F + c on the fresh edges below CONSTANT_TOL (1%),
-    so a rest length or a decay rate 2% off is the right form with wrong constants."""
+    so a rest length or a decay rate 2% off is the right form with wrong constants. Without a
+    reference law (``law.has_reference`` false: a user's trajectory) the verdict is "unknown"."""
+    if not law.has_reference:
+        return dict(UNKNOWN)
     expr, symbols = _expression(expr, dim), edge_symbols(dim)
     if signed_charges is None:
         signed_charges = law.signed_charges
@@ -190,7 +195,10 @@ def judge_potential(expr: sp.Expr | str, law: Law, dim: int) -> dict:
     """Verdict for a pair potential: 'correct' when it is a U + c(m1, m2, q1, q2) for the true
     potential U (the same forces; c, free of r, is what no force sees), else 'wrong'. Judged on
     the radial derivatives dV/dr against a dU/dr (no offset) by the force verdict's tests: numeric
-    R^2 on the fresh edges, the symbolic term check and the 1% constants check."""
+    R^2 on the fresh edges, the symbolic term check and the 1% constants check ("unknown"
+    without a reference law)."""
+    if not law.has_reference:
+        return dict(UNKNOWN)
     expr, symbols = _expression(expr, dim), edge_symbols(dim)
     r = sp.Symbol("r", real=True)
     rec, true = sp.diff(expr, r), law.dudr

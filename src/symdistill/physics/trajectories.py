@@ -318,6 +318,7 @@ def read_trajectory(name: str, s: TrajectorySettings, out) -> Path:
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         stamp(f, asdict(s), law=name, observed=True, source_kind="trajectory",
               potential=s.reference or "0", has_reference=s.reference is not None, seed=s.seed,
+              reference_constant=1.0 if s.reference else np.nan,
               damping=0.0, signed_charges=False, softening=0.0, source=path.name,
               source_sha256=hashlib.sha256(path.read_bytes()).hexdigest(), units=s.units,
               source_package=versions().get("ase", "") if _format(s) not in ARRAY_FORMATS else "",

@@ -46,7 +46,7 @@ def observed_laws(rollouts: list[Path]) -> list[str]:
                f"{constant['r2']:.7f}) | {constant['estimate']:.8g} | {constant['estimate_relative_error']:+.2e} |",
                f"| the symbolic model's scale refitted to the observed accelerations | {constant['refit']:.8g} "
                f"| {constant['refit_relative_error']:+.2e} |",
-               f"| published | {constant['published']:.8g} | |", ""]
+               f"| reference (published, or the reference law's own) | {constant['published']:.8g} | |", ""]
         if masses:
             md += ["Masses learned through the symbolic model: one free log-mass per body from equal masses "
                    f"of 1, fitted to the observed accelerations (normalised per body; R^2 {masses['r2']:.6f}):", "",
@@ -54,9 +54,10 @@ def observed_laws(rollouts: list[Path]) -> list[str]:
             md += [f"| {b_} | {lm:.6g} | {pm:.6g} | {lm / pm - 1:+.2e} |"
                    for b_, lm, pm in zip(masses["bodies"], masses["learned"], masses["published"])]
             md.append("")
-        span = f" (JD {jd[0]:.1f} to {jd[1]:.1f})" if jd is not None else ""
-        md += [f"Rollout from the first observed state after the training span{span}: final position "
-               f"RMSE against the observations {final.get('symbolic', float('nan')):.3g} (symbolic model), "
+        start = (f"the first observed state after the training span (JD {jd[0]:.1f} to {jd[1]:.1f})"
+                 if jd is not None else "the first frame of each held-out segment of the trajectory")
+        md += [f"Rollout from {start}: final position RMSE against the observations "
+               f"{final.get('symbolic', float('nan')):.3g} (symbolic model), "
                f"{final.get('gnn', float('nan')):.3g} (GNN).", ""]
     return md
 

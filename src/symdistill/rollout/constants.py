@@ -34,6 +34,10 @@ def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) ->
     proportionality; ``refit`` is the same after the symbolic model's scale is refitted to the
     observed accelerations, and ``published`` the data set's ``reference_constant`` if it has one."""
     d = sym.dim
+    if not law.has_reference:  # a trajectory without a reference law: no constant to read
+        nan = float("nan")
+        return {"estimate": nan, "r2": nan, "refit": nan, "published": nan, "estimate_relative_error": nan,
+                "refit_relative_error": nan}
     pos, vel, q, m, y = _test_nodes(data_path, graphs, d)
     phi, cols, pairs = sym.messages(pos, m, q)
     model = pairs.real(phi @ sym.W.T + sym.v)
