@@ -25,7 +25,7 @@ import sympy as sp
 from scipy.optimize import least_squares as nonlinear_least_squares
 
 from symdistill.core.edges import edge_columns, spatial_columns
-from symdistill.core.expr import parse_expression
+from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.frames import read_frames, read_geometry, split_nodes
 from symdistill.core.geometry import Geometry, Pairs
 from symdistill.distill.model import SymbolicModel, edge_feature_columns
@@ -185,8 +185,11 @@ def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.nda
     loss, theta, coef, divide, node, r2, rel, ok = best
     reps = dict(zip(params, (sp.Float(float(f"{t:.10g}")) for t in theta)))
     exprs = [str(c.xreplace(reps)) for c in components]
-    model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening,
-                          train.geometry)
+    try:
+        model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening,
+                              train.geometry)
+    except ExpressionError:  # a fitted constant left the grammar (an exponent beyond its limit): no usable law
+        return None
     return Calibration(model, theta if len(params) else given, loss, node, r2, rel, ok)
 
 
@@ -236,9 +239,10 @@ def law_parts(law: dict, dim: int, softening: float) -> tuple[list[sp.Expr], lis
 def calibrate_law(law: dict, train: Frames, held_out: Frames, divide: bool | None = None,
                   fit_constants: bool = True) -> Calibration | None:
     """``calibrate`` for a law given as text (``law_parts``). A potential's force acts on the
-    receiver's mass (a = F / m: Hamilton's equations), so its mass power is not searched."""
+    receiver's mass (a = F / m: Hamilton's equations), so its mass power is not searched unless
+    ``divide`` is given (a potential read from messages that are accelerations, U / m1)."""
     comps, params, theta = law_parts(law, train.dim, train.softening)
-    if "potential" in law:
+    if "potential" in law and divide is None:
         divide = True
     return calibrate(comps, params, theta, train, held_out, fit_constants, divide=divide)
 

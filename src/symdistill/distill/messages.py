@@ -51,21 +51,24 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
         x_i, x_j = model.ends(torch.from_numpy(xs), edges, None if shift is None else shift.double())
         feats = edge_matrix(node_edge_features(x_i.numpy(), x_j.numpy(), dim, law.softening), dim)
         force = pair_forces(law, feats, dim)
-        energy = {}
+        energy, integrals = {}, None
+        r_ref = float(np.median(np.linalg.norm(feats[:, :dim], axis=1)))
+        if not model.variant.energy and model.variant.edge_model != "eql":  # the work along each edge
+            integrals = model.message_integrals(x.reshape(g * n, f), edges, r_ref, shift=shift).numpy().astype(np.float64)
+            if readout is not None:
+                integrals = integrals @ readout.T
         if model.variant.energy:  # E(r) - E(r_ref), and the truth's U(r) - U(r_ref)
-            r_ref = float(np.median(np.linalg.norm(feats[:, :dim], axis=1)))
             msgs = msgs - model.messages(model.reference_messages(x.reshape(g * n, f), edges, r_ref, shift)).numpy()
             ref = feats.copy()  # the same pairs at r_ref (a potential reads r, masses and charges)
             ref[:, dim] = r_ref + law.softening
-            energy = {"potential": pair_potentials(law, feats, dim) - pair_potentials(law, ref, dim),
-                      "reference_distance": r_ref}
+            energy = {"potential": pair_potentials(law, feats, dim) - pair_potentials(law, ref, dim)}
         with atomic_path(out) as tmp, h5py.File(tmp, "w") as h:
             stamp(h, {"model": str(model_path), "data": str(data_path), "max_graphs": max_graphs},
                   law=law.name, potential=str(law.potential), variant=model.cfg.variant, dim=dim, n=n,
                   seed=int(model.meta.get("train_settings", {}).get("seed", 0)),
                   signed_charges=law.signed_charges, dt=law.dt, damping=law.damping, softening=law.softening,
                   msg_dim=model.cfg.msg_dim, mask=mask, read_through=readout is not None,
-                  energy=bool(model.variant.energy), reference_distance=energy.get("reference_distance", np.nan),
+                  energy=bool(model.variant.energy), reference_distance=r_ref,
                   **geometry.attrs(),
                   inputs=json.dumps(inputs))
             h.create_dataset("edge_features", data=feats).attrs["columns"] = edge_columns(dim)
@@ -75,6 +78,8 @@ def dump_messages(model_path, data_path, out, max_graphs: int = 2000) -> Path:
             h["force"] = force
             if energy:
                 h["potential"] = energy["potential"]
+            if integrals is not None:
+                h["message_integrals"] = integrals
             h["acceleration"] = force / feats[:, dim + 1 : dim + 2]
             h["graph"] = dst // n
     return Path(out)

@@ -65,6 +65,8 @@ class SRSettings:
     calibration_graphs: int
     envelope: bool
     separable: bool
+    potential: bool
+    log_r: bool
     align_keep: float
     simplify: bool
     restarts: int
@@ -290,14 +292,33 @@ def scores(front: list[Candidate]) -> list[float]:
     return out
 
 
+def as_good(losses: np.ndarray | None, best: np.ndarray | None, z: float = 2.0) -> bool:
+    """Does a law explain held-out nodes as well as the best one (per-node losses, paired)? Its
+    mean loss is not above the best's by more than ``z`` standard errors of the difference, and
+    it is not worse on significantly more nodes than it is better (a sign test at ``z``). The
+    sign test matters for exact data: a law that misses a few close encounters badly and fits the
+    rest exactly has a large mean but also a large spread of the difference, yet it loses on
+    almost every node to the law that is exact everywhere."""
+    if losses is None or best is None:
+        return False
+    diff = losses - best
+    if not np.isfinite(diff).all():
+        return False
+    if float(diff.mean()) > z * float(diff.std() / np.sqrt(len(diff))):
+        return False
+    scale = np.maximum(np.abs(losses), np.abs(best))
+    worse, better = int((diff > 1e-9 * scale).sum()), int((diff < -1e-9 * scale).sum())
+    return worse - better <= z * np.sqrt(max(worse + better, 1))
+
+
 def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -> tuple[Candidate, str]:
     """The chosen member of a front (sorted by complexity) and the reason, by ``rule``:
 
     "score": the top score over the whole front (Cranmer et al. 2020, no loss threshold);
     "best": the top score among members within ``tolerance`` x the lowest loss (PySR's default);
     "data": on a front of laws calibrated on the data (``loss`` = held-out data loss), the
-    simplest member within ``tolerance`` x the lowest loss, or not above it by more than two
-    standard errors of the paired per-node difference (it explains the held-out data as well).
+    simplest member within ``tolerance`` x the lowest loss, or indistinguishable from the
+    lowest on the held-out nodes (``as_good``: it explains the held-out data as well).
     """
     if rule not in CHOICES:
         raise ValueError(f"unknown symbolic.choice {rule!r}; choose from {CHOICES}")
@@ -305,11 +326,9 @@ def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -
     if rule == "data":
         best = min(front, key=lambda c: c.loss)
         for c in front:
-            diff = c.node_losses - best.node_losses if c.node_losses is not None else None
-            se = 2 * float(diff.std() / np.sqrt(len(diff))) if diff is not None and np.isfinite(diff).all() else 0.0
-            if c.loss <= tolerance * best_loss + EXACT or (diff is not None and float(diff.mean()) <= se):
+            if c.loss <= tolerance * best_loss + EXACT or as_good(c.node_losses, best.node_losses):
                 return c, (f"data: simplest with held-out data loss {c.loss:.3g} within {tolerance} x "
-                           f"the lowest {best_loss:.3g} or two standard errors of it")
+                           f"the lowest {best_loss:.3g} or indistinguishable from it node by node")
     sc = scores(front)
     eligible = list(range(len(front)))
     if rule == "best":
@@ -336,26 +355,38 @@ def describe(c: Candidate) -> dict:
     return {**out, **({"origin": c.origin} if c.origin else {}), **c.info}
 
 
+#: the extra search variable log r (``symbolic.log_r``), replaced by log(r) in every member
+LOG_R = "log_r"
+
+
 def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
                  context: SearchContext = SearchContext()) -> list[Candidate]:
     """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
     (``s.simplify``) every member's backward eliminations and rounded exponents refitted on all
     samples (symdistill.distill.simplify), all scored with one engine-neutral complexity. The constant
-    model heads the front, so the first real member's score says how much it explains."""
+    model heads the front, so the first real member's score says how much it explains.
+
+    With ``s.log_r`` (and a distance column r) the searches also see log r as a variable
+    (``LOG_R``): a power r^p is then exp(p log r), two nodes like an exponential e^(-k r) =
+    exp(-k r), where it otherwise needs a chain of products or exp(p log(c r)). Members are
+    read back with log r in place of the variable (sympy writes exp(p log r) as r^p)."""
     found: list[Candidate] = []
+    logged = s.log_r and "r" in names and not engine.reads_model
+    Xs, search_names = (np.column_stack([X, np.log(X[:, names.index("r")])]), [*names, LOG_R]) if logged else (X, names)
     for k in range(max(1, s.restarts)):
-        found += engine.search(X, y, names, replace(s, seed=s.seed + k), context)
+        found += engine.search(Xs, y, search_names, replace(s, seed=s.seed + k), context)
     if not found:
         return []
     pool = [Candidate(1, float(np.var(y)), f"{float(np.mean(y)):.6g}")]
     symbols = [sp.Symbol(n, real=True) for n in names]
+    back = {sp.Symbol(LOG_R, real=True): sp.log(sp.Symbol("r", real=True))} if logged else {}
     for c in found:
-        expr = c.sympy.xreplace({sym: sp.Symbol(sym.name, real=True) for sym in c.sympy.free_symbols})
-        if not s.simplify:
-            pool.append(Candidate(simplify.complexity(expr), c.loss, str(expr)))
-            continue
-        for e, mse in simplify.variants(expr, symbols, X, y):
-            pool.append(Candidate(simplify.complexity(e), mse, to_sympy_string(str(e), names)))
+        expr = c.sympy.xreplace({sym: sp.Symbol(sym.name, real=True) for sym in c.sympy.free_symbols}).xreplace(back)
+        for e, mse in simplify.variants(expr, symbols, X, y) if s.simplify else [(expr, c.loss)]:
+            try:  # read back, a member may leave the grammar (r^121 from exp(121 log r)): not a usable law
+                pool.append(Candidate(simplify.complexity(e), mse, to_sympy_string(str(e), names)))
+            except ExpressionError:
+                continue
     return pareto(pool)
 
 
@@ -497,18 +528,36 @@ def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
     read-out B (force = g B dx/|dx|) and (unless ``divide`` fixes it) the mass power fitted to
     the training accelerations. Returned as the physical radial law beta g (beta = trace(B) / d)
     with the held-out loss."""
-    cal = calibrate.calibrate_law({"radial": c.expression}, data["train"], data["held_out"], divide)
+    potential = c.info.get("potential")
+    law_text = {"potential": potential} if potential else {"radial": c.expression}
+    cal = calibrate.calibrate_law(law_text, data["train"], data["held_out"], divide)
     if cal is None or not np.isfinite(cal.loss):
         return None
     B = cal.model.W
     beta = float(np.trace(B) / dim)
-    template, params, _ = calibrate.free_constants(parse_expression(c.expression, names))
-    g_cal = template.xreplace({p: sp.Float(float(f"{t:.10g}")) for p, t in zip(params, cal.constants)})
-    law = to_sympy_string(str(sp.Float(float(f"{beta:.10g}")) * g_cal), names) if beta else str(g_cal)
+    rounded = lambda t: sp.Float(float(f"{t:.10g}"))  # noqa: E731
     info = {"data_r2": cal.r2, "data_median_relative_error": cal.median_relative_error,
             "divide_by_mass": cal.model.divide_by_mass,
             "anisotropy": float(np.linalg.norm(B - beta * np.eye(dim)) / max(np.linalg.norm(B), 1e-300)),
             "model": cal.model.describe()}
+    if potential:  # the force of the calibrated potential, its constants tied as U has them
+        template, params, theta, seen = calibrate.potential_constants(potential, names)
+        theta[seen] = cal.constants
+        u_cal = force_free_terms_dropped(rounded(beta) * template.xreplace(dict(zip(params, map(rounded, theta)))))
+        try:
+            law = to_sympy_string(str(calibrate.potential_force(u_cal)), names)
+            info["potential"] = to_sympy_string(str(simplify.integral_exponents(u_cal)), names)
+        except ExpressionError:  # the calibration moved an exponent beyond the grammar's limit
+            return None
+        complexity = min(simplify.complexity(parse_expression(law, names)),
+                         simplify.complexity(parse_expression(info["potential"], names)) + 1)
+        return Candidate(complexity, cal.loss, law, c.message_loss, cal.node_losses, c.origin, info)
+    template, params, _ = calibrate.free_constants(parse_expression(c.expression, names))
+    g_cal = template.xreplace({p: rounded(t) for p, t in zip(params, cal.constants)})
+    try:
+        law = to_sympy_string(str(rounded(beta) * g_cal), names) if beta else str(g_cal)
+    except ExpressionError:  # the calibration moved an exponent beyond the grammar's limit
+        return None
     return Candidate(simplify.complexity(parse_expression(law, names)), cal.loss, law, c.message_loss,
                      cal.node_losses, c.origin, info)
 
@@ -536,36 +585,67 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
                        divide: bool | None = None) -> list[Candidate]:
     """Each calibrated member's backward eliminations on the data (``calibrate.eliminations``:
     terms dropped while the training fit misses them least), each calibrated again. A term the
-    network's errors put into a law, and the data does not need, goes."""
+    network's errors put into a law, and the data does not need, goes. A law found as a
+    potential U loses terms of U (each term's force -dU_k/dr in the fit) and stays a potential."""
     out: dict[str, Candidate] = {}
     spatial = [sp.Symbol(n, real=True) for n in spatial_columns(dim)]
-    dist = sp.Symbol("r", real=True) - sp.Float(data["train"].softening)
+    r = sp.Symbol("r", real=True)
+    dist = r - sp.Float(data["train"].softening)
     seen = {c.expression for c in front}
     for c in front:
-        terms = sp.Add.make_args(sp.expand(parse_expression(c.expression, names)))
+        potential = c.info.get("potential")
+        terms = sp.Add.make_args(sp.expand(parse_expression(potential or c.expression, names)))
         if not 2 <= len(terms) <= simplify.MAX_TERMS:
             continue
-        chain = calibrate.eliminations(list(terms), [x / dist for x in spatial], data["train"],
+        forces = [-sp.diff(t, r) for t in terms] if potential else list(terms)
+        chain = calibrate.eliminations(forces, [x / dist for x in spatial], data["train"],
                                        c.info.get("divide_by_mass", True) if divide is None else divide)
         for keep, beta in chain[1:]:
-            text = to_sympy_string(str(sp.Add(*[sp.Float(float(f"{b:.10g}")) * terms[i] for i, b in zip(keep, beta)])), names)
+            kept = sp.Add(*[sp.Float(float(f"{b:.10g}")) * terms[i] for i, b in zip(keep, beta)])
+            u = to_sympy_string(str(kept), names) if potential else None
+            text = to_sympy_string(str(calibrate.potential_force(kept) if potential else kept), names)
             if text in seen:
                 continue
             seen.add(text)
-            cal = _calibrate_radial(Candidate(0, np.nan, text, origin=f"{c.origin}, data elimination"), names, dim,
-                                    data, divide)
+            cal = _calibrate_radial(Candidate(0, np.nan, text, origin=f"{c.origin}, data elimination",
+                                              info={"potential": u} if u else {}), names, dim, data, divide)
             if cal is not None:
                 out[cal.expression] = cal
     return list(out.values())
 
 
+def force_candidates(engine, S: np.ndarray, work: np.ndarray, radial: np.ndarray, noise: np.ndarray,
+                     names: list[str], s: SRSettings, context: SearchContext) -> list[Candidate]:
+    """Radial laws g = -dU/dr from a search for the pair potential U on ``work`` (the radial law
+    integrated along each edge from a reference distance: U(r) - U(r_ref) up to scale and sign),
+    each carrying U (``info["potential"]``, calibrated as a potential) and its message loss on
+    the radial values ``radial`` of the edges above the noise (as ``radial_candidates``)."""
+    keep = _signal(radial, noise, s.snr) & trimmed(radial, s.trim)
+    pots, _ = potential_pool(engine, S, work, names, s, context, s.separable)
+    out: dict[str, Candidate] = {}
+    for c in pots:
+        try:
+            text = to_sympy_string(str(calibrate.potential_force(parse_expression(c.expression, names))), names)
+        except ExpressionError:  # a force outside the grammar (an exponent beyond its limit)
+            continue
+        cand = Candidate(min(simplify.complexity(parse_expression(text, names)), c.complexity + 1), np.nan, text,
+                         origin=f"potential, {c.origin}", info={"potential": c.expression})
+        cand.message_loss = _message_loss(cand, names, S[keep], radial[keep])
+        if cand.message_loss is not None and text not in out:
+            out[text] = cand
+    return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss))
+
+
 def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
                        components: list[int], context: SearchContext,
-                       data: dict | None = None) -> tuple[list[dict], dict]:
-    """One search (or two: ``radial_candidates``) for the radial scalar of a central force;
-    with ``choice: data`` every candidate is calibrated on the data set's accelerations and the
-    front is held-out data loss against complexity; every component is rebuilt from each front
-    member with its direction and offset refitted on the messages (symdistill.distill.central)."""
+                       data: dict | None = None, work: tuple[np.ndarray, float] | None = None) -> tuple[list[dict], dict]:
+    """One search (or two: ``radial_candidates``) for the radial scalar of a central force, and
+    (``s.potential``, given ``work``: the messages integrated along each edge from a reference
+    distance, ``GraphNetwork.message_integrals``) one for its pair potential, whose forces join
+    the candidates; with ``choice: data`` every candidate is calibrated on the data set's
+    accelerations and the front is held-out data loss against complexity; every component is
+    rebuilt from each front member with its direction and offset refitted on the messages
+    (symdistill.distill.central)."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
     dx, S = X[:, :dim], X[:, dim:]
     dec = central.decompose(msgs, dx, keep=s.align_keep)
@@ -576,6 +656,14 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
         extra, tried = separable_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
         seen = {c.expression for c in pool}
         pool += [c for c in extra if c.expression not in seen]
+    if s.potential and work is not None:
+        integrals, reference = work
+        dist = np.linalg.norm(dx, axis=1)
+        u = dx / np.maximum(dist, 1e-300)[:, None]
+        radial_work = ((integrals @ dec.C.T - np.outer(dist - reference, dec.c)) * u).sum(axis=1)
+        seen = {c.expression for c in pool}
+        pool += [c for c in force_candidates(engine, S, -radial_work, dec.radial, dec.perpendicular, scalars, s,
+                                             context) if c.expression not in seen]
     if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
@@ -634,6 +722,31 @@ def _calibrate_potential(c: Candidate, names: list[str], dim: int, data: dict) -
                      cal.node_losses, c.origin, info)
 
 
+def potential_pool(engine, S: np.ndarray, energy: np.ndarray, names: list[str], s: SRSettings,
+                   context: SearchContext, with_separable: bool) -> tuple[list[Candidate], list[dict]]:
+    """Candidate pair potentials for pair energies E(r) - E(r_ref) on edges S (r, m1, m2, q1,
+    q2): ``radial_candidates`` (no part across dx, so no noise floor) and, ``with_separable``,
+    ``separable_candidates`` (each g_k in r alone, where the reference's offset phi(m, q)
+    g(r_ref) costs nothing); each without its terms free of r, exponents written as integers
+    where they are. Returns them and the separable structures tried."""
+    noise = np.zeros_like(energy)
+    pool = radial_candidates(engine, S, energy, noise, names, s, context)
+    tried = []
+    if with_separable:
+        extra, tried = separable_candidates(engine, S, energy, noise, names, s, context)
+        pool += extra
+    stripped: dict[str, Candidate] = {}
+    for c in pool:
+        u = simplify.integral_exponents(force_free_terms_dropped(parse_expression(c.expression, names)))
+        if u != 0:
+            try:
+                text = to_sympy_string(str(u), names)
+            except ExpressionError:
+                continue
+            stripped.setdefault(text, replace(c, complexity=simplify.complexity(u), expression=text))
+    return list(stripped.values()), tried
+
+
 def potential_components(engine, X: np.ndarray, energy: np.ndarray, names: list[str], dim: int, s: SRSettings,
                          context: SearchContext, data: dict | None = None) -> tuple[list[dict], dict]:
     """An energy variant's law: a search for the pair potential U(r, m1, m2, q1, q2) on its pair
@@ -644,18 +757,7 @@ def potential_components(engine, X: np.ndarray, energy: np.ndarray, names: list[
     data through its force (``_calibrate_potential``). The force components -dU/dr dx_k/|dx| of
     every front member are the model's components, judged as every other route's are."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
-    S = X[:, dim:]
-    noise = np.zeros_like(energy)
-    pool = radial_candidates(engine, S, energy, noise, scalars, s, context)
-    extra, tried = separable_candidates(engine, S, energy, noise, scalars, s, context)
-    pool += extra
-    stripped: dict[str, Candidate] = {}
-    for c in pool:
-        u = simplify.integral_exponents(force_free_terms_dropped(parse_expression(c.expression, scalars)))
-        if u != 0:
-            text = to_sympy_string(str(u), scalars)
-            stripped.setdefault(text, replace(c, complexity=simplify.complexity(u), expression=text))
-    pool = list(stripped.values())
+    pool, tried = potential_pool(engine, X[:, dim:], energy, scalars, s, context, True)
     if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
@@ -687,17 +789,20 @@ def _calibrate_components(texts: list[str], names: list[str], dim: int, data: di
 
 def distil(engine, X: np.ndarray, msgs: np.ndarray, names: list[str], dim: int, s: SRSettings,
            components: list[int], model: str | None = None,
-           softening: float = SOFTENING, data: dict | None = None) -> tuple[list[dict], dict | None]:
+           softening: float = SOFTENING, data: dict | None = None,
+           work: tuple[np.ndarray, float] | None = None) -> tuple[list[dict], dict | None]:
     """Laws for the message columns ``msgs`` [E, k] (components ``components`` of the model) on
     edges X (r = |dx| + ``softening``): by the central structure (one radial search) or one
     search per component. ``data`` (train and held-out ``calibrate.Frames``) is needed by
     ``choice: data``, which calibrates the candidates on the data set's accelerations. (An
-    energy variant's pair energy is distilled by ``potential_components``.)"""
+    energy variant's pair energy is distilled by ``potential_components``.) ``work`` (the
+    columns' integrals along each edge and the reference distance they start from) lets the
+    central structure search the pair potential too."""
     if s.structure not in STRUCTURES:
         raise ValueError(f"unknown symbolic.structure {s.structure!r}; choose from {STRUCTURES}")
     if s.structure == "central" and not engine.reads_model:
         return central_components(engine, X, msgs, names, dim, s, components,
-                                  SearchContext(model=model, softening=softening), data)
+                                  SearchContext(model=model, softening=softening), data, work)
     fronts = []
     for k, c in enumerate(components):
         y = msgs[:, k]
@@ -754,6 +859,8 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
         info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
                 if k in ("law", "dim", "n", "variant", "seed", "potential")}
         energy = bool(h.attrs.get("energy", False))
+        integrals = h["message_integrals"][:] if "message_integrals" in h else None
+        reference = float(h.attrs.get("reference_distance", np.nan))
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
     softening = law_from_file(messages_path).softening
@@ -770,8 +877,9 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
             out["calibration"] = {k: pot["chosen"][k] for k in
                                   ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")}
         return {**out, "components": comps}
+    work = (integrals[rows][:, sel["components"]], reference) if integrals is not None and np.isfinite(reference) else None
     comps, radial = distil(engine, X[rows], msgs[rows][:, sel["components"]], names, int(info["dim"]), s,
-                           sel["components"], str(model_path) if model_path else None, softening, data)
+                           sel["components"], str(model_path) if model_path else None, softening, data, work)
     if radial is not None:
         out["radial"] = radial
         out["chosen_law"] = {"radial": radial["chosen"]["expression"]}
