@@ -225,6 +225,15 @@ def test_support_identities_reduce_signed_variables():
     assert on_support(q2 / r_**2, [q1, q2, r_], X) == q2 / r_**2  # r is not a sign: untouched
 
 
+def test_a_variable_with_one_value_in_the_data_is_that_value():
+    """Equal masses (one species of atom) and zero charges: m1 * 48 / r**13 is 48 / r**13 there."""
+    from symdistill.distill.simplify import on_support
+
+    m1, q1, r_ = sp.symbols("m1 q1 r", real=True)
+    X = np.column_stack([np.ones(50), np.zeros(50), np.linspace(1, 2, 50)])
+    assert on_support(48 * m1 / r_**13 - 24 / r_**7 + q1 * r_, [m1, q1, r_], X) == 48 / r_**13 - 24 / r_**7
+
+
 def test_central_search_recovers_a_law_no_config_names():
     """The whole symbolic stage (central structure, Operon, eliminations, score choice) on a
     rotated, offset, noisy copy of the force of U = m1 m2 r^3 (not a built-in law)."""

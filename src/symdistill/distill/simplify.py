@@ -126,9 +126,14 @@ def eliminations(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, y: np.n
 
 
 def on_support(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray) -> sp.Expr:
-    """The expression reduced by identities that hold on the data: a variable whose every sample
-    is -1 or +1 (signed charges) satisfies v**k = v**(k mod 2), so q2/q1 is q1*q2 there."""
-    signs = [s for s, col in zip(symbols, X.T) if np.isin(col, (-1.0, 1.0)).all()]
+    """The expression reduced by identities that hold on the data: a variable with one value in
+    every sample (the equal masses of a one-species trajectory) is that value, and a variable
+    whose every sample is -1 or +1 (signed charges) satisfies v**k = v**(k mod 2), so q2/q1 is
+    q1*q2 there."""
+    fixed = {s: sp.Float(float(col[0])) for s, col in zip(symbols, X.T) if len(col) and (col == col[0]).all()}
+    if fixed:
+        expr = expr.xreplace({s: (sp.Integer(int(v)) if float(v).is_integer() else v) for s, v in fixed.items()})
+    signs = [s for s, col in zip(symbols, X.T) if s not in fixed and np.isin(col, (-1.0, 1.0)).all()]
     if not signs:
         return expr
 

@@ -582,11 +582,13 @@ def _mass_power(pool: list[Candidate], names: list[str], dim: int, data: dict, t
 
 
 def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data: dict,
-                       divide: bool | None = None) -> list[Candidate]:
+                       divide: bool | None = None, support: np.ndarray | None = None) -> list[Candidate]:
     """Each calibrated member's backward eliminations on the data (``calibrate.eliminations``:
     terms dropped while the training fit misses them least), each calibrated again. A term the
     network's errors put into a law, and the data does not need, goes. A law found as a
-    potential U loses terms of U (each term's force -dU_k/dr in the fit) and stays a potential."""
+    potential U loses terms of U (each term's force -dU_k/dr in the fit) and stays a potential.
+    Each result is reduced on the data's ``support`` (samples of the ``names`` variables;
+    ``simplify.on_support``: a variable with one value everywhere is that value)."""
     out: dict[str, Candidate] = {}
     spatial = [sp.Symbol(n, real=True) for n in spatial_columns(dim)]
     r = sp.Symbol("r", real=True)
@@ -600,8 +602,13 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
         forces = [-sp.diff(t, r) for t in terms] if potential else list(terms)
         chain = calibrate.eliminations(forces, [x / dist for x in spatial], data["train"],
                                        c.info.get("divide_by_mass", True) if divide is None else divide)
-        for keep, beta in chain[1:]:
+        symbols = [sp.Symbol(n, real=True) for n in names]
+        for step, (keep, beta) in enumerate(chain):
             kept = sp.Add(*[sp.Float(float(f"{b:.10g}")) * terms[i] for i, b in zip(keep, beta)])
+            reduced = kept if support is None else simplify.on_support(kept, symbols, support)
+            if step == 0 and reduced == kept:  # all terms kept and nothing reduced: the member itself
+                continue
+            kept = reduced
             u = to_sympy_string(str(kept), names) if potential else None
             text = to_sympy_string(str(calibrate.potential_force(kept) if potential else kept), names)
             if text in seen:
@@ -669,7 +676,7 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
         divide = _mass_power(pool, scalars, dim, data, s.data_tolerance)
         front = pareto([c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in pool) if c is not None])
-        front = pareto(front + _data_eliminations(front, scalars, dim, data, divide))
+        front = pareto(front + _data_eliminations(front, scalars, dim, data, divide, S))
     else:
         front = pareto([replace(c, loss=c.message_loss) for c in pool])
     if not front:
