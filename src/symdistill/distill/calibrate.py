@@ -145,6 +145,11 @@ def _fit(problem: _Problem, theta0: np.ndarray, max_nfev: int) -> tuple[np.ndarr
     return theta, coef, ok
 
 
+def rounded(value: float) -> sp.Float:
+    """A fitted constant as it is written into a law: 10 significant digits."""
+    return sp.Float(float(f"{value:.10g}"))
+
+
 def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.ndarray, train: Frames,
               held_out: Frames, fit_constants: bool = True, max_nfev: int = 40,
               divide: bool | None = None) -> Calibration | None:
@@ -183,7 +188,7 @@ def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.nda
     if best is None:
         return None
     loss, theta, coef, divide, node, r2, rel, ok = best
-    reps = dict(zip(params, (sp.Float(float(f"{t:.10g}")) for t in theta)))
+    reps = dict(zip(params, map(rounded, theta)))
     exprs = [str(c.xreplace(reps)) for c in components]
     try:
         model = SymbolicModel(exprs, train.dim, coef[:-1].T.copy(), coef[-1].copy(), divide, r2, train.softening,

@@ -130,9 +130,8 @@ def on_support(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray) -> sp.Exp
     every sample (the equal masses of a one-species trajectory) is that value, and a variable
     whose every sample is -1 or +1 (signed charges) satisfies v**k = v**(k mod 2), so q2/q1 is
     q1*q2 there."""
-    fixed = {s: sp.Float(float(col[0])) for s, col in zip(symbols, X.T) if len(col) and (col == col[0]).all()}
-    if fixed:
-        expr = expr.xreplace({s: (sp.Integer(int(v)) if float(v).is_integer() else v) for s, v in fixed.items()})
+    fixed = {s: float(col[0]) for s, col in zip(symbols, X.T) if len(col) and (col == col[0]).all()}
+    expr = expr.xreplace({s: sp.Integer(int(v)) if v.is_integer() else sp.Float(v) for s, v in fixed.items()})
     signs = [s for s, col in zip(symbols, X.T) if s not in fixed and np.isin(col, (-1.0, 1.0)).all()]
     if not signs:
         return expr

@@ -535,15 +535,12 @@ def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
         return None
     B = cal.model.W
     beta = float(np.trace(B) / dim)
-    rounded = lambda t: sp.Float(float(f"{t:.10g}"))  # noqa: E731
     info = {"data_r2": cal.r2, "data_median_relative_error": cal.median_relative_error,
             "divide_by_mass": cal.model.divide_by_mass,
             "anisotropy": float(np.linalg.norm(B - beta * np.eye(dim)) / max(np.linalg.norm(B), 1e-300)),
             "model": cal.model.describe()}
     if potential:  # the force of the calibrated potential, its constants tied as U has them
-        template, params, theta, seen = calibrate.potential_constants(potential, names)
-        theta[seen] = cal.constants
-        u_cal = force_free_terms_dropped(rounded(beta) * template.xreplace(dict(zip(params, map(rounded, theta)))))
+        u_cal = _calibrated_potential(potential, cal.constants, beta, names)
         try:
             law = to_sympy_string(str(calibrate.potential_force(u_cal)), names)
             info["potential"] = to_sympy_string(str(simplify.integral_exponents(u_cal)), names)
@@ -553,9 +550,9 @@ def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
                          simplify.complexity(parse_expression(info["potential"], names)) + 1)
         return Candidate(complexity, cal.loss, law, c.message_loss, cal.node_losses, c.origin, info)
     template, params, _ = calibrate.free_constants(parse_expression(c.expression, names))
-    g_cal = template.xreplace({p: rounded(t) for p, t in zip(params, cal.constants)})
+    g_cal = template.xreplace({p: calibrate.rounded(t) for p, t in zip(params, cal.constants)})
     try:
-        law = to_sympy_string(str(rounded(beta) * g_cal), names) if beta else str(g_cal)
+        law = to_sympy_string(str(calibrate.rounded(beta) * g_cal), names) if beta else str(g_cal)
     except ExpressionError:  # the calibration moved an exponent beyond the grammar's limit
         return None
     return Candidate(simplify.complexity(parse_expression(law, names)), cal.loss, law, c.message_loss,
@@ -593,6 +590,7 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
     spatial = [sp.Symbol(n, real=True) for n in spatial_columns(dim)]
     r = sp.Symbol("r", real=True)
     dist = r - sp.Float(data["train"].softening)
+    symbols = [sp.Symbol(n, real=True) for n in names]
     seen = {c.expression for c in front}
     for c in front:
         potential = c.info.get("potential")
@@ -602,9 +600,8 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
         forces = [-sp.diff(t, r) for t in terms] if potential else list(terms)
         chain = calibrate.eliminations(forces, [x / dist for x in spatial], data["train"],
                                        c.info.get("divide_by_mass", True) if divide is None else divide)
-        symbols = [sp.Symbol(n, real=True) for n in names]
         for step, (keep, beta) in enumerate(chain):
-            kept = sp.Add(*[sp.Float(float(f"{b:.10g}")) * terms[i] for i, b in zip(keep, beta)])
+            kept = sp.Add(*[calibrate.rounded(b) * terms[i] for i, b in zip(keep, beta)])
             reduced = kept if support is None else simplify.on_support(kept, symbols, support)
             if step == 0 and reduced == kept:  # all terms kept and nothing reduced: the member itself
                 continue
@@ -708,6 +705,16 @@ def force_free_terms_dropped(expr: sp.Expr) -> sp.Expr:
     return min(forms, key=lambda e: (simplify.complexity(e), sp.default_sort_key(e)))
 
 
+def _calibrated_potential(potential: str, constants: np.ndarray, beta: float, names: list[str]) -> sp.Expr:
+    """beta U for a potential calibrated on the data: U's fitted constants (tied as U has them,
+    ``calibrate.potential_constants``) and the read-out's scale beta written in, terms free of r
+    dropped."""
+    template, params, theta, seen = calibrate.potential_constants(potential, names)
+    theta[seen] = constants
+    written = template.xreplace(dict(zip(params, map(calibrate.rounded, theta))))
+    return force_free_terms_dropped(calibrate.rounded(beta) * written)
+
+
 def _calibrate_potential(c: Candidate, names: list[str], dim: int, data: dict) -> Candidate | None:
     """A pair potential calibrated on the data: its force -dU/dr dx/|dx| with U's constants and
     the read-out B fitted to the training accelerations over the receiver's mass
@@ -717,11 +724,8 @@ def _calibrate_potential(c: Candidate, names: list[str], dim: int, data: dict) -
     if cal is None or not np.isfinite(cal.loss):
         return None
     beta = float(np.trace(cal.model.W) / dim)
-    template, params, theta, seen = calibrate.potential_constants(c.expression, names)
-    theta[seen] = cal.constants
-    u_cal = template.xreplace({p: sp.Float(float(f"{t:.10g}")) for p, t in zip(params, theta)})
     law = to_sympy_string(str(simplify.integral_exponents(
-        force_free_terms_dropped(sp.Float(float(f"{beta:.10g}")) * u_cal))), names)
+        _calibrated_potential(c.expression, cal.constants, beta, names))), names)
     info = {"data_r2": cal.r2, "data_median_relative_error": cal.median_relative_error, "divide_by_mass": True,
             "anisotropy": float(np.linalg.norm(cal.model.W - beta * np.eye(dim)) / max(np.linalg.norm(cal.model.W), 1e-300)),
             "model": cal.model.describe()}
