@@ -2,7 +2,8 @@
 
 Prints steps/s and samples/s of both loops (same model, batch, data and loss) at the paper size
 (hidden 300, message 100, batch 64, n = 4) and at the default config's size, the achieved FLOP/s
-as a fraction of this machine's dense matmul FLOP/s, and the time per step for n = 4 ... 64.
+as a fraction of this machine's dense matmul FLOP/s, the Hamiltonian variant's step with its
+written-out energy gradient against double autograd, and the time per step for n = 4 ... 64.
 Run: python bench/bench_train.py [--steps 200] [--threads 2]
 """
 
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def mlp_flops(model, nodes: int, edges: int) -> float:
     """Forward + backward FLOPs of one step (2 per multiply-add; backward = 2x forward)."""
     def seq(mlp, rows):
-        return sum(2 * rows * m.in_features * m.out_features for m in mlp if isinstance(m, torch.nn.Linear))
+        layers = [mlp] if isinstance(mlp, torch.nn.Linear) else list(mlp)  # newtonian: one linear map
+        return sum(2 * rows * m.in_features * m.out_features for m in layers if isinstance(m, torch.nn.Linear))
     return 3 * (seq(model.edge_model, edges) + seq(model.node_model, nodes))
 
 
@@ -75,6 +77,34 @@ def time_dataloader(trainer: Trainer, steps: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
+def time_energy_autograd(trainer: Trainer, steps: int) -> float:
+    """The Hamiltonian variant's step as it was before the written-out gradient: dV/dq by
+    autograd with create_graph (the loss, penalty and optimiser as ``Trainer.train_step``)."""
+    model, s, d = trainer.model, trainer.s, trainer.dim
+
+    def step():
+        idx = torch.randint(len(trainer.x), (s.batch_size,), generator=trainer.gen)
+        x, y = trainer.x[idx], trainer.y[idx]
+        edge_index, shift = trainer.graph(x)
+        x = x.reshape(-1, x.shape[-1])
+        q = x[:, :d].detach().requires_grad_(True)
+        other = x[:, 2 * d :].detach().requires_grad_(True)
+        node, _ = model.energies(torch.cat([q, x[:, d : 2 * d], other], dim=-1), edge_index, shift)
+        gq, go = torch.autograd.grad(node.sum(), (q, other), create_graph=True)
+        pred = (-gq / x[:, -1:]).view(s.batch_size, trainer.n, d)
+        loss = (pred - y).abs().sum((1, 2)).mean() + s.energy_weight * ((node**2).sum() + (go**2).sum()) / s.batch_size
+        trainer.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.opt.step()
+
+    for _ in range(10):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return steps / (time.perf_counter() - t0)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=200)
@@ -101,6 +131,13 @@ def main() -> None:
             flops = mlp_flops(trainer.model, s.batch_size * 4, s.batch_size * 12) * ours
             print(f"{name:15s} {ours:12.1f} {pyg:12.1f} {ours / pyg:5.2f}x {ours * s.batch_size:14.0f} "
                   f"{flops / 1e9:8.1f} {flops / peak:8.1%}")
+        s = TrainSettings(variant="hamiltonian", seed=0, steps=10**6, threads=a.threads,
+                          **sizes["default config"])
+        trainer = Trainer(data[4], Path(tmp) / "hamiltonian", s, quiet=True)
+        trainer.model.train()
+        written, autograd = time_ours(trainer, a.steps), time_energy_autograd(trainer, a.steps)
+        print(f"\nhamiltonian, default size: written-out dV/dq {written:.1f} steps/s, double autograd "
+              f"{autograd:.1f} steps/s, ratio {written / autograd:.2f}x")
         print(f"\nscaling with n (paper size, batch 8 graphs): {'n':>3s} {'edges':>7s} {'ms/step':>8s} {'us/edge':>8s}")
         for n in (4, 8, 16, 32, 64):
             s = TrainSettings(variant="standard", seed=0, steps=10**6, threads=a.threads, hidden=300, msg_dim=100, batch_size=8)

@@ -50,6 +50,28 @@ def test_accelerations_are_minus_the_energy_gradient_over_the_mass(edge_inputs):
     assert torch.allclose(acc, fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("edge_inputs", ["nodes", "relative"])
+def test_the_written_out_energy_gradient_trains_as_double_autograd_does(edge_inputs):
+    """The training loss's weight gradients through the written-out input gradients
+    (``value_and_input_grad``) equal those of autograd's gradient of V taken with create_graph."""
+    model, x = energy_model(edge_inputs=edge_inputs), graphs()
+    model.train()
+    edges = fully_connected_edges(4, 3)
+    acc, _ = model(x, edges)
+    node, grad_other = model.energy_terms
+    ours = torch.autograd.grad(acc.pow(2).sum() + node.pow(2).sum() + grad_other.pow(2).sum(),
+                               list(model.parameters()), allow_unused=True)
+    q, other = x[:, :2].clone().requires_grad_(True), x[:, 4:].clone().requires_grad_(True)
+    node, _ = model.energies(torch.cat([q, x[:, 2:4], other], -1), edges)
+    gq, go = torch.autograd.grad(node.sum(), (q, other), create_graph=True)
+    loss = (gq / x[:, -1:]).pow(2).sum() + node.pow(2).sum() + go.pow(2).sum()
+    theirs = torch.autograd.grad(loss, list(model.parameters()), allow_unused=True)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_velocities_do_not_enter_the_forces():
     model, x = energy_model(), graphs()
     moved = x.clone()

@@ -74,6 +74,27 @@ def mlp(n_in: int, hidden: int, n_out: int, layers: int, smooth: bool = False) -
     return nn.Sequential(*mods)
 
 
+def value_and_input_grad(net: nn.Sequential, inp: Tensor) -> tuple[Tensor, Tensor]:
+    """A scalar-output softplus MLP (``mlp(..., smooth=True)``) on the rows of ``inp``: its values
+    [rows, 1] and their gradients with respect to ``inp`` [rows, features], both differentiable.
+
+    The backward chain written out (g <- (g W) * sigmoid(z) from the output layer down) is the
+    gradient autograd would give, at half the matrix products of taking it with
+    ``create_graph=True`` and differentiating that again: an energy variant's training step then
+    costs about as much as its forward pass twice, not four times."""
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    h, slopes = inp, []
+    for lin in linears[:-1]:
+        z = lin(h)
+        h = nn.functional.softplus(z)
+        slopes.append(torch.sigmoid(z))  # d softplus / dz
+    out = linears[-1](h)
+    g = linears[-1].weight.expand(h.shape[0], -1)  # d out / d h, [rows, hidden]
+    for lin, slope in zip(reversed(linears[:-1]), reversed(slopes)):
+        g = (g * slope) @ lin.weight
+    return out, g
+
+
 class GraphNetwork(nn.Module):
     r"""Interaction network predicting each node's acceleration.
 
@@ -189,14 +210,18 @@ class GraphNetwork(nn.Module):
         d = self.cfg.dim
         return torch.cat([x[:, :d], x[:, 2 * d :]], dim=-1)
 
-    def pair_energy(self, xs_i: Tensor, xs_j: Tensor) -> Tensor:
-        """An energy variant's pair energies [edges, 1] from receiver and sender static features
-        (position, charge, mass): on concat(receiver, sender), or on the edge columns (dx, r,
+    def pair_inputs(self, xs_i: Tensor, xs_j: Tensor) -> Tensor:
+        """What an energy variant's pair energy sees of an edge, from receiver and sender static
+        features (position, charge, mass): concat(receiver, sender), or the edge columns (dx, r,
         m1, m2, q1, q2) with relative edge inputs."""
         if self.cfg.edge_inputs == "relative":
             cols = node_edge_features(xs_i, xs_j, self.cfg.dim, self.cfg.softening)
-            return self.edge_model(torch.stack([cols[c] for c in edge_columns(self.cfg.dim)], -1))
-        return self.edge_model(torch.cat([xs_i, xs_j], dim=-1))
+            return torch.stack([cols[c] for c in edge_columns(self.cfg.dim)], -1)
+        return torch.cat([xs_i, xs_j], dim=-1)
+
+    def pair_energy(self, xs_i: Tensor, xs_j: Tensor) -> Tensor:
+        """An energy variant's pair energies [edges, 1] (``pair_inputs``)."""
+        return self.edge_model(self.pair_inputs(xs_i, xs_j))
 
     def energies(self, x: Tensor, edge_index: Tensor, shift: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """An energy variant's learned energy per node [nodes, 1] (its pair energies as receiver
@@ -206,7 +231,8 @@ class GraphNetwork(nn.Module):
         return pair.new_zeros(x.size(0), 1).index_add_(0, edge_index[1], pair) + self.node_model(xs), pair
 
     def hamiltonian_forward(self, x: Tensor, edge_index: Tensor, shift: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Accelerations -dV/dq / m [nodes, d] by autograd, and the pair energies [edges, 1].
+        """Accelerations -dV/dq / m [nodes, d], and the pair energies [edges, 1]: the energies'
+        input gradients written out (``value_and_input_grad``), carried to q by autograd.
 
         In training the graph of the gradient is kept (the loss is on it) and the paper's small
         penalty terms are left on ``self.energy_terms``: each node's learned energy and dV with
@@ -217,9 +243,15 @@ class GraphNetwork(nn.Module):
         with torch.enable_grad():
             q = x[:, :d].detach().requires_grad_(True)
             other = x[:, 2 * d :].detach().requires_grad_(self.training)
-            node, pair = self.energies(torch.cat([q, x[:, d : 2 * d], other], dim=-1), edge_index, shift)
+            xs = self._static_features(torch.cat([q, x[:, d : 2 * d], other], dim=-1))
+            edge_in = self.pair_inputs(*self.ends(xs, edge_index, shift))
+            with torch.set_grad_enabled(self.training):  # evaluation needs no graph through the MLPs
+                pair, g_pair = value_and_input_grad(self.edge_model, edge_in)
+                own, g_own = value_and_input_grad(self.node_model, xs)
             wrt = (q, other) if self.training else (q,)
-            grads = torch.autograd.grad(node.sum(), wrt, create_graph=self.training)
+            # dV/dq: the MLPs' input gradients carried back through the feature maps (gathers, dx, r)
+            grads = torch.autograd.grad((edge_in, xs), wrt, grad_outputs=(g_pair, g_own), create_graph=self.training)
+            node = pair.new_zeros(x.size(0), 1).index_add_(0, edge_index[1], pair) + own
         if self.training:
             self.energy_terms = (node, grads[1])
             return -grads[0] / x[:, -1:], pair
