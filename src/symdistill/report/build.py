@@ -92,18 +92,26 @@ def equations(recoveries: list[dict]) -> list[str]:
     return lines
 
 
-def stage_times(bench_dir: Path, datasets: list[str]) -> list[str]:
-    """Wall time per stage from Snakemake's benchmark files (sum and count per rule): the
-    per-data-set files of the reported data sets only, and the whole-run rules."""
+def stage_totals(bench_dir: Path, datasets: list[str] | None = None) -> dict[str, list[float]]:
+    """Seconds of every job per rule from Snakemake's benchmark files: of the given data sets'
+    jobs only (None: all) and the whole-run rules."""
     totals: dict[str, list[float]] = defaultdict(list)
-    for tsv in sorted(bench_dir.rglob("*.tsv")):
-        rule = tsv.parent.name if tsv.parent != bench_dir else tsv.stem
-        if tsv.parent != bench_dir and not any(tsv.stem == d or tsv.stem.startswith(d + "_") for d in datasets):
+    for tsv in sorted(Path(bench_dir).rglob("*.tsv")):
+        rule = tsv.parent.name if tsv.parent != Path(bench_dir) else tsv.stem
+        if (datasets is not None and tsv.parent != Path(bench_dir)
+                and not any(tsv.stem == d or tsv.stem.startswith(d + "_") for d in datasets)):
             continue  # another configuration's job
         with tsv.open() as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         if rows:
             totals[rule].append(float(rows[-1]["s"]))
+    return dict(totals)
+
+
+def stage_times(bench_dir: Path, datasets: list[str]) -> list[str]:
+    """Wall time per stage (sum and count per rule, ``stage_totals``) as a markdown table: the
+    per-data-set files of the reported data sets only, and the whole-run rules."""
+    totals = stage_totals(bench_dir, datasets)
     lines = ["| stage | jobs | total s | mean s | max s |", "|---|---|---|---|---|"]
     for rule, ts in sorted(totals.items(), key=lambda kv: -sum(kv[1])):
         lines.append(f"| {rule} | {len(ts)} | {sum(ts):.0f} | {np.mean(ts):.1f} | {max(ts):.1f} |")
