@@ -94,5 +94,6 @@ for path, moved in DAMAGED:
 rule all:
     input:
         rules.report.output[0],
+        requested_outputs(),
         [str(path) for path, _ in DAMAGED],
     default_target: True

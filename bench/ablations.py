@@ -13,6 +13,7 @@ ABLATIONS: dict[str, dict] = {
     "log_r: true (searches also see log r)": {"log_r": True},
     "operators without sqrt (the 2026-12-04 grammar)": {"operators": ["add", "sub", "mul", "div", "exp", "log"]},
     "samples: 1000 (searches 2.5x cheaper)": {"samples": 1000},
+    "samples: 1000, restarts: 2 (two cheaper searches merged)": {"samples": 1000, "restarts": 2},
     "envelope: false (no r^k targets)": {"envelope": False},
     "snr: 0 (no signal-to-noise filter)": {"snr": 0.0},
     "objectives: [r2] (one search per target)": {"objectives": ["r2"]},

@@ -70,6 +70,19 @@ def test_a_stale_result_is_not_reported(finished_run, tmp_path):
     assert train_row.split("|")[2].strip() == "2"  # bottleneck and eql of spring, not the stale one
 
 
+def test_a_missing_intermediate_output_is_made_again(finished_run, tmp_path):
+    """An output whose dependents are all still there (a front file removed by hand, or by
+    Snakemake when a forced rerun of its job was killed) is a target: made again, and what
+    was made from it after it."""
+    work = tmp_path / "work"
+    shutil.copytree(finished_run.parent, work, symlinks=True)
+    (work / "results" / "spring_d2_n4" / "bottleneck_s0" / "sr_operon.json").unlink()
+    run = _snakemake(work, "-n")
+    assert run.returncode == 0, run.stderr[-4000:]
+    planned = run.stdout + run.stderr
+    assert "rule symbolic_regression:" in planned and "rule judge_laws:" in planned, planned[-3000:]
+
+
 def test_a_report_of_mixed_provenance_names_the_stale_file(finished_run, tmp_path):
     """A selection rewritten after the fit that used it: the report refuses, naming the fit."""
     work = tmp_path / "work"
