@@ -99,7 +99,7 @@ def test_gnn_tolerance_follows_its_error_and_stays_below_it(tmp_path):
     own distance from the truth; an exact predictor would keep rtol."""
     from symdistill.core.frames import read_frames, split_nodes
     from symdistill.physics.simulate import SimSettings, simulate
-    from symdistill.rollout.run import RolloutSettings, gnn_accelerations, gnn_tolerance
+    from symdistill.rollout.run import RolloutSettings, gnn_accelerations, gnn_error, gnn_tolerance
 
     data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
     model = dx_gnn(np.eye(2))  # a linear force: not spring's, so it has a model error
@@ -107,9 +107,10 @@ def test_gnn_tolerance_follows_its_error_and_stays_below_it(tmp_path):
     pos, vel, q, m = split_nodes(x, 2)
     error = np.abs(gnn_accelerations(model)(pos, vel, m, q) - a).mean() / np.abs(a).mean()
     s = RolloutSettings(systems=4, gnn_tol_fraction=1e-4)
-    tol = gnn_tolerance(model, data, 2000, s)
+    assert gnn_error(model, data, 2000) == pytest.approx(error, rel=1e-12)
+    tol = gnn_tolerance(error, s)
     assert tol == pytest.approx(max(s.rtol, 1e-4 * error)) and tol > 10 * s.rtol
-    assert gnn_tolerance(model, data, 2000, RolloutSettings(gnn_tol_fraction=1e-12)) == s.rtol
+    assert gnn_tolerance(error, RolloutSettings(gnn_tol_fraction=1e-12)) == s.rtol
     law = BUILTIN_LAWS["spring"]
     init = initial_states("n8", law, data, 8, 2, s)
     times = np.arange(300) * law.dt
@@ -119,6 +120,29 @@ def test_gnn_tolerance_follows_its_error_and_stays_below_it(tmp_path):
     loose, _, _ = rollout(acc, init, times, tol, tol, 1e8)
     rms = lambda u, v: np.sqrt(((u - v) ** 2).mean())  # noqa: E731
     assert rms(loose, tight) < 0.01 * rms(tight, truth)
+
+
+def test_float32_rollouts_follow_float64_ones_far_within_the_network_error(tmp_path):
+    """The GNN rolled out in float32 (the precision it was trained in) stays within a small
+    fraction of its own error of the float64 rollout; the precision rule keeps float64 for an
+    exact network."""
+    import torch
+
+    from symdistill.physics.simulate import SimSettings, simulate
+    from symdistill.rollout.run import FLOAT32_FROM_ERROR, RolloutSettings, gnn_accelerations
+
+    data = simulate(SimSettings(law="spring", n=4, dim=2, n_sims=10, steps=30, block=10), tmp_path / "d.h5", quiet=True)
+    model = dx_gnn(np.eye(2))
+    s = RolloutSettings(systems=4)
+    law = BUILTIN_LAWS["spring"]
+    init = initial_states("n8", law, data, 8, 2, s)
+    times = np.arange(300) * law.dt
+    truth, _, _ = rollout(None, init, times, 1e-10, 1e-10, np.inf, law)
+    wide, _, _ = rollout(gnn_accelerations(model, dtype=torch.float64), init, times, s.rtol, s.atol, 1e8)
+    narrow, _, _ = rollout(gnn_accelerations(model, dtype=torch.float32), init, times, s.rtol, s.atol, 1e8)
+    rms = lambda u, v: np.sqrt(((u - v) ** 2).mean())  # noqa: E731
+    assert rms(narrow, wide) < 1e-3 * rms(wide, truth)
+    assert 1e-7 < FLOAT32_FROM_ERROR <= 1e-3  # float32 rounding stays far below any error it is used at
 
 
 def test_gnn_readout_of_a_hand_set_gnn_is_exact(tmp_path):
@@ -185,5 +209,8 @@ def test_true_trajectories_are_shared_and_models_are_compared_against_them(tmp_p
     with h5py.File(tmp_path / "out.h5") as h:
         assert h["n8/symbolic/rmse_median"][-1] < 1e-6 < h["n8/gnn/rmse_median"][-1]
         assert h.attrs["gnn_readout_r2"] > 1 - 1e-9  # the expressions dx, dy are the GNN's messages
+        # a network this far from the law (relative error >= FLOAT32_FROM_ERROR) rolls out in the
+        # precision it was trained in
+        assert h.attrs["gnn_relative_error"] > 0.1 and h.attrs["gnn_precision"] == "float32"
     with pytest.raises(ValueError, match="truth.h5"):
         read_truth(tmp_path / "truth.h5", RolloutSettings(systems=4, conditions=["test", "n8"], fit_graphs=50))

@@ -49,6 +49,17 @@ CONDITIONS: dict[str, dict] = {
     "spread_wide": {"spread": 3.0},
 }
 PREDICTORS = ("gnn", "symbolic")
+#: an MLP network whose relative test error is at least this is rolled out in float32, the
+#: precision it was trained in: its rounding (~1e-7) is then under 0.1% of its own error, and its
+#: matrix products take about half the time (bench/bench_rollout.py). More exact networks keep
+#: float64, and so does GNN+EQL (its units are many small operations float32 does not speed up)
+FLOAT32_FROM_ERROR = 1e-4
+
+
+def rollout_precision(model: GraphNetwork, error: float) -> torch.dtype:
+    """The precision a GNN is rolled out in, from its relative test error (``FLOAT32_FROM_ERROR``)."""
+    mlp = model.variant.edge_model != "eql"
+    return torch.float32 if mlp and np.isfinite(error) and error >= FLOAT32_FROM_ERROR else torch.float64
 HOLDOUT = "holdout"  # the condition of an observed data set: the observations after its span
 
 
@@ -69,21 +80,22 @@ class RolloutSettings:
 
 # --- acceleration functions: (pos [S,n,d], vel, masses [S,n], charges [S,n]) -> acc [S,n,d] ---
 
-def gnn_accelerations(model: GraphNetwork, geometry: Geometry = Geometry()):
-    """The trained GNN as an acceleration function (float64, evaluation mode) on the data set's
-    pairs (``geometry``: all, or a radius graph rebuilt from every state)."""
-    model = model.double().eval()
+def gnn_accelerations(model: GraphNetwork, geometry: Geometry = Geometry(), dtype: torch.dtype = torch.float64):
+    """The trained GNN as an acceleration function (evaluation mode, computing in ``dtype``,
+    returning float64) on the data set's pairs (``geometry``: all, or a radius graph rebuilt
+    from every state). Converts ``model`` in place."""
+    model = model.to(dtype).eval()
     graphs: dict[int, GraphEdges] = {}
 
     @torch.no_grad()
     def acc(pos, vel, masses, charges):
         S, n, d = pos.shape
-        x = torch.from_numpy(node_features(pos, vel, charges, masses))
+        x = torch.from_numpy(node_features(pos, vel, charges, masses)).to(dtype)
         if n not in graphs:
             graphs[n] = GraphEdges(geometry, n, d)
         edge_index, shift = graphs[n](x)
         out, _ = model(x.reshape(S * n, -1), edge_index, shift=shift)
-        return out.numpy().reshape(S, n, d)
+        return out.double().numpy().reshape(S, n, d)
 
     return acc
 
@@ -121,14 +133,19 @@ def acceleration_cap(data_path, s: RolloutSettings) -> float:
         return s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
 
 
-def gnn_tolerance(model: GraphNetwork, data_path, graphs: int, s: RolloutSettings) -> float:
-    """The GNN's integrator tolerance: ``gnn_tol_fraction`` times its relative test error
-    (mean |a_gnn - a| / mean |a|), never below ``rtol``. Its integration error then stays orders
-    of magnitude below the model error its rollout measures, at a fraction of the steps a tight
-    tolerance costs on a ReLU network's kinks; an exact network (EQL) keeps ``rtol``."""
+def gnn_error(model: GraphNetwork, data_path, graphs: int) -> float:
+    """The GNN's relative test error, mean |a_gnn - a| / mean |a| (evaluated in float64)."""
     x, a = read_frames(data_path, "test", max_graphs=graphs)
     pos, vel, q, m = split_nodes(x, model.cfg.dim)
-    error = np.abs(gnn_accelerations(model, read_geometry(data_path))(pos, vel, m, q) - a).mean() / max(np.abs(a).mean(), 1e-300)
+    return float(np.abs(gnn_accelerations(model, read_geometry(data_path))(pos, vel, m, q) - a).mean()
+                 / max(np.abs(a).mean(), 1e-300))
+
+
+def gnn_tolerance(error: float, s: RolloutSettings) -> float:
+    """The GNN's integrator tolerance: ``gnn_tol_fraction`` times its relative test error
+    (``gnn_error``), never below ``rtol``. Its integration error then stays orders
+    of magnitude below the model error its rollout measures, at a fraction of the steps a tight
+    tolerance costs on a ReLU network's kinks; an exact network (EQL) keeps ``rtol``."""
     return float(np.clip(s.gnn_tol_fraction * error, s.rtol, 1e-3)) if np.isfinite(error) else s.rtol
 
 
@@ -310,7 +327,9 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     exprs = [c["expression"] for c in rec["components"]]
     sym = calibrated(rec, data_path, s.fit_graphs, model.cfg.softening)
     gnn_readout = fit_to_gnn(model, exprs, data_path, s.fit_graphs).node_r2
-    tol = {"gnn": gnn_tolerance(model, data_path, s.fit_graphs, s), "symbolic": s.rtol}
+    error = gnn_error(model, data_path, s.fit_graphs)
+    tol = {"gnn": gnn_tolerance(error, s), "symbolic": s.rtol}
+    precision = rollout_precision(model, error)
     times, truth, dates = read_truth(truth_path, s)
     constant, masses = {}, {}
     if observed(data_path):  # what the recovered law says about the observations
@@ -323,7 +342,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
     with DATA_SET.open(data_path) as f:
         n, dim = f["positions"].shape[2:]
     cap = acceleration_cap(data_path, s)
-    predictors = {"gnn": gnn_accelerations(model, read_geometry(data_path)), "symbolic": sym.accelerations}
+    predictors = {"gnn": gnn_accelerations(model, read_geometry(data_path), precision), "symbolic": sym.accelerations}
     rows = []
     bar = tqdm(total=len(truth) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
                disable=quiet, file=sys.stderr)
@@ -333,7 +352,8 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
               dim=int(dim), n=int(n), expressions=json.dumps(exprs), W=sym.W, v=sym.v,
               node_r2=sym.node_r2, gnn_readout_r2=gnn_readout, divide_by_mass=sym.divide_by_mass,
               symbolic_model=json.dumps(sym.describe()), constant=json.dumps(constant),
-              masses=json.dumps(masses), gnn_rtol=tol["gnn"],
+              masses=json.dumps(masses), gnn_rtol=tol["gnn"], gnn_relative_error=error,
+              gnn_precision=str(precision).removeprefix("torch."),
               **dates,
               inputs=json.dumps(inputs))
         h["times"] = times
