@@ -23,15 +23,14 @@ def main() -> None:
             raise SystemExit(f"stage_split: {bench} does not exist (no run with benchmark: files there)")
         runs.append(stage_totals(bench))
     rules = sorted({k for run in runs for k in run}, key=lambda k: -sum(runs[0].get(k, [0.0])))
+    for run in runs:
+        run["all"] = [t for k in rules for t in run.get(k, [])]
     head = "".join(f" {str(r)[-22:]:>22s}" for r in a.results)
     print(f"{'stage':22s}{head}   (job-seconds; jobs; ratio to the first)")
     for rule in [*rules, "all"]:
-        cells = []
-        for run in runs:
-            ts = [t for k, v in run.items() for t in v] if rule == "all" else run.get(rule, [])
-            base = sum(t for k, v in runs[0].items() for t in v) if rule == "all" else sum(runs[0].get(rule, []))
-            ratio = f"{sum(ts) / base:5.2f}x" if base else "   - "
-            cells.append(f" {sum(ts):8.0f} {len(ts):4d} {ratio:>7s}")
+        base = sum(runs[0].get(rule, []))
+        cells = [f" {sum(ts):8.0f} {len(ts):4d} {(f'{sum(ts) / base:5.2f}x' if base else '   - '):>7s}"
+                 for ts in (run.get(rule, []) for run in runs)]
         print(f"{rule:22s}{''.join(cells)}")
 
 

@@ -62,30 +62,32 @@ def for_engines(pattern, variants=None):
     ]
 
 
+def model_outputs():
+    """Every model's training, message, selection and fit outputs and every engine's front and
+    verdict, for each model of the config (called once every rule is defined)."""
+    per_model = [*rules.train_gnn.output, *rules.dump_messages.output, *rules.select_messages.output,
+                 rules.fit_forces.output.fit]
+    per_engine = [*rules.symbolic_regression.output, rules.judge_laws.output.recovery]
+    return [f for p in per_model for f in for_models(p)] + [f for p in per_engine for f in for_engines(p)]
+
+
 def requested_outputs():
     """Every per-data-set, per-model and per-engine output the config's run makes, as targets
     of ``all``: one that is missing (deleted by hand, or removed by Snakemake when a forced
     rerun of its job was killed) is made again, and what depends on it after it, even where
     the outputs made from it are still there. Called once every rule is defined."""
-    per_model = [*rules.train_gnn.output, *rules.dump_messages.output, *rules.select_messages.output,
-                 rules.fit_forces.output.fit]
-    per_engine = [*rules.symbolic_regression.output, rules.judge_laws.output.recovery]
     truth = sorted({os.path.join(os.path.dirname(os.path.dirname(f)), os.path.basename(rules.integrate_truth.output[0]))
-                    for f in ROLLOUTS})
+                    for f in ROLLOUTS})  # the data set folder of each rolled-out model
     return ([rules.simulate.output[0].format(sim=s, dim=d, n=n) for s, d, n in datasets(config)]
-            + [f for p in per_model for f in for_models(p)] + [f for p in per_engine for f in for_engines(p)]
-            + truth + ROLLOUTS)
+            + model_outputs() + truth + ROLLOUTS)
 
 
 def all_outputs():
     """Every per-data-set and per-model output the config asks for (for the damage check;
     called once every rule is defined)."""
     per_set = [rules.simulate.output[0], rules.integrate_truth.output[0]]
-    per_model = [*rules.train_gnn.output, *rules.dump_messages.output, *rules.select_messages.output,
-                 rules.fit_forces.output.fit]
-    per_engine = [*rules.symbolic_regression.output, rules.judge_laws.output.recovery, *rules.rollout.output]
     sets = [p.format(sim=s, dim=d, n=n) for s, d, n in datasets(config) for p in per_set]
-    return sets + [f for p in per_model for f in for_models(p)] + [f for p in per_engine for f in for_engines(p)]
+    return sets + model_outputs() + [f for p in rules.rollout.output for f in for_engines(p)]
 
 
 _INSPECT = {"--dry-run", "--dryrun", "--dry_run", "--lint", "--dag", "--rulegraph", "--filegraph",

@@ -49,6 +49,7 @@ CONDITIONS: dict[str, dict] = {
     "spread_wide": {"spread": 3.0},
 }
 PREDICTORS = ("gnn", "symbolic")
+HOLDOUT = "holdout"  # the condition of an observed data set: the observations after its span
 #: an MLP network whose relative test error is at least this is rolled out in float32, the
 #: precision it was trained in: its rounding (~1e-7) is then under 0.1% of its own error, and its
 #: matrix products take about half the time (bench/bench_rollout.py). More exact networks keep
@@ -60,7 +61,6 @@ def rollout_precision(model: GraphNetwork, error: float) -> torch.dtype:
     """The precision a GNN is rolled out in, from its relative test error (``FLOAT32_FROM_ERROR``)."""
     mlp = model.variant.edge_model != "eql"
     return torch.float32 if mlp and np.isfinite(error) and error >= FLOAT32_FROM_ERROR else torch.float64
-HOLDOUT = "holdout"  # the condition of an observed data set: the observations after its span
 
 
 @stage_settings("rollout")
