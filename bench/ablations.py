@@ -6,9 +6,9 @@ ABLATIONS: dict[str, dict] = {
     "pipeline (config.yaml)": {},
     "choice: score (steepest log-loss drop, paper)": {"choice": "score"},
     "choice: best (PySR's 1.5x threshold)": {"choice": "best"},
-    "separable: true (also phi(m, q) g(r) structure search)": {"separable": True},
-    "separable: true + square (one-variable g(r) searches with x^2)": {
-        "separable": True, "operators": ["add", "sub", "mul", "div", "exp", "log", "sqrt", "square"]},
+    "separable: false (no phi(m, q) g(r) structure search: the default before 2026-12-05)": {"separable": False},
+    "exhaustive: 0 (Operon's searches in one variable too)": {"exhaustive": 0},
+    "exhaustive: 8 (every expression up to 8 nodes in one variable)": {"exhaustive": 8},
     "potential: false (no search of the integrated messages)": {"potential": False},
     "log_r: true (searches also see log r)": {"log_r": True},
     "operators without sqrt (the 2026-12-04 grammar)": {"operators": ["add", "sub", "mul", "div", "exp", "log"]},

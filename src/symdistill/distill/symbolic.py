@@ -27,7 +27,7 @@ from symdistill.core.fit import least_squares
 from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
 from symdistill.core.schema import enum, settings_json, stage_settings
-from symdistill.distill import calibrate, central, separable, simplify
+from symdistill.distill import calibrate, central, exhaustive, separable, simplify
 
 #: Engine-neutral operator names -> Operon symbol names.
 OPERON_SYMBOLS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "exp": "exp",
@@ -67,6 +67,7 @@ class SRSettings:
     separable: bool
     potential: bool
     log_r: bool
+    exhaustive: int
     align_keep: float
     simplify: bool
     restarts: int
@@ -369,12 +370,25 @@ def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSe
     With ``s.log_r`` (and a distance column r) the searches also see log r as a variable
     (``LOG_R``): a power r^p is then exp(p log r), two nodes like an exponential e^(-k r) =
     exp(-k r), where it otherwise needs a chain of products or exp(p log(c r)). Members are
-    read back with log r in place of the variable (sympy writes exp(p log r) as r^p)."""
+    read back with log r in place of the variable (sympy writes exp(p log r) as r^p).
+
+    With ``s.exhaustive`` a search in one variable (a separable term g_k(r)) is exhaustive
+    instead (``symdistill.distill.exhaustive``): every expression up to that many nodes, its
+    constants fitted, so a short law is on the front whether or not a population found it."""
     found: list[Candidate] = []
     logged = s.log_r and "r" in names and not engine.reads_model
     Xs, search_names = (np.column_stack([X, np.log(X[:, names.index("r")])]), [*names, LOG_R]) if logged else (X, names)
-    for k in range(max(1, s.restarts)):
-        found += engine.search(Xs, y, search_names, replace(s, seed=s.seed + k), context)
+    if s.exhaustive and len(names) == 1 and not engine.reads_model:  # every short law, not a sample
+        usable = []
+        for size, loss, t, theta, a, b in exhaustive.search(X[:, 0], y, s.operators, s.exhaustive, seed=s.seed):
+            try:  # a fitted exponent may leave the grammar (r^-150): not a usable law
+                usable.append((size, loss, to_sympy_string(f"{a!r}*({exhaustive.text(t, theta, names[0])}) + {b!r}", names)))
+            except ExpressionError:
+                continue
+        found += [Candidate(size, loss, text) for size, loss, text in exhaustive.front(usable)]
+    else:
+        for k in range(max(1, s.restarts)):
+            found += engine.search(Xs, y, search_names, replace(s, seed=s.seed + k), context)
     if not found:
         return []
     pool = [Candidate(1, float(np.var(y)), f"{float(np.mean(y)):.6g}")]
@@ -462,12 +476,15 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
     raw_keep = signal & trimmed(radial, s.trim)
     r_sym = sp.Symbol("r", real=True)
     out: dict[str, Candidate] = {}
+    # in one variable the exhaustive search (least squares) replaces the engine's, once
+    exhaustive_only = bool(s.exhaustive) and len(names) == 1 and not engine.reads_model
+    objectives = s.objectives[:1] if exhaustive_only else s.objectives
     for label, k in targets.items():
         y = radial * r_col ** -k
         keep = signal & trimmed(y, s.trim) & np.isfinite(y)
-        for objective in s.objectives:
+        for objective in objectives:
             for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context):
-                c.origin = f"{label}, {objective}"
+                c.origin = f"{label}, {'exhaustive' if exhaustive_only else objective}"
                 c = _times_power(c, k, r_sym) if k else c
                 c.message_loss = _message_loss(c, names, S[raw_keep], radial[raw_keep])
                 if c.message_loss is None:
@@ -482,43 +499,42 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
     """Laws of the form sum_k phi_k(m, q) g_k(r) (``symdistill.distill.separable``): the factors
     phi_k found numerically, each g_k searched in r alone (``radial_candidates`` on its partial
     residual), and the terms combined: each member of one term's front with the other terms at
-    their front's knee (``choose(..., "best")``). Only the structure forward selection ends with
-    is searched (or, if one of its terms is too weak to be read on 50 edges, the largest before it
-    whose terms all are). Returns the laws (message losses on the raw radial values) and the
-    structures found, the searched one marked."""
+    their front's knee (``choose(..., "best")``). Every structure of the forward selection whose
+    terms can all be read on 50 edges is searched (a last term may be the network's error, which
+    the data then tell). Returns the laws (message losses on the raw radial values) and the
+    structures found, the searched ones marked."""
     r_at = names.index("r")
     signal = _signal(radial, noise, s.snr)
     keep = signal & trimmed(radial, s.trim)
     Sk, yk, nk = S[keep], radial[keep], noise[keep]
     found = separable.structures(Sk, yk, names, seed=s.seed)
     tried = [{**st.describe(), "searched": False} for st in found]
-    readable = [separable.partial_targets(st, yk) for st in found]
-    at = next((i for i in reversed(range(len(found))) if min(m.sum() for m, _ in readable[i]) >= 50), None)
     out: dict[str, Candidate] = {}
-    if at is None:
-        return [], tried
-    st = found[at]
-    tried[at]["searched"] = True
-    fronts = []
-    for term, (mask, target) in zip(st.terms, readable[at]):
-        own = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
-                                ["r"], s, context)
-        fronts.append(pareto([replace(c, loss=c.message_loss) for c in own]))
-    if not all(fronts):
-        return [], tried
-    knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
-    for t, front in enumerate(fronts):
-        for c in front:
-            parts = [c if j == t else knee for j, knee in enumerate(knees)]
-            law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
-            text = to_sympy_string(str(law), names)
-            if text in out:
-                continue
-            origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
-            cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
-            cand.message_loss = _message_loss(cand, names, Sk, yk)
-            if cand.message_loss is not None:
-                out[text] = cand
+    for i, st in enumerate(found):
+        readable = separable.partial_targets(st, yk)
+        if min(m.sum() for m, _ in readable) < 50:
+            continue
+        tried[i]["searched"] = True
+        fronts = []
+        for term, (mask, target) in zip(st.terms, readable):
+            own = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
+                                    ["r"], s, context)
+            fronts.append(pareto([replace(c, loss=c.message_loss) for c in own]))
+        if not all(fronts):
+            continue
+        knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
+        for t, front in enumerate(fronts):
+            for c in front:
+                parts = [c if j == t else knee for j, knee in enumerate(knees)]
+                law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
+                text = to_sympy_string(str(law), names)
+                if text in out:
+                    continue
+                origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
+                cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
+                cand.message_loss = _message_loss(cand, names, Sk, yk)
+                if cand.message_loss is not None:
+                    out[text] = cand
     return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss)), tried
 
 

@@ -4,7 +4,9 @@ A message may be any linear map of the force, so an expression f is judged again
 
 * numerically: on fresh edges drawn wider than the training data, f is regressed on the true
   force components (least squares for a and c); it passes when R^2 > 0.999;
-* symbolically: f and every F_k are expanded into sums of terms, constants inside each term are
+* symbolically: f and every F_k are expanded into sums of terms (a sum under a fractional power
+  split into numerator and denominator, each term's common factors cancelled, so equal rational
+  forms are one term), constants inside each term are
   rounded (to 0.1, so the 0.01 softening and fitted near-integers like r - 0.998 become r and
   r - 1); f passes when its term coefficients are a . F + c up to 5% (SRBench's "the difference
   simplifies to a constant", with the top-level coefficients left free).
@@ -111,10 +113,33 @@ def _round_inner(expr: sp.Expr) -> sp.Expr:
     return expr.xreplace(reps)
 
 
+def _split_powers(expr: sp.Expr) -> sp.Expr:
+    """(n / d)^p written n^p d^-p for a sum raised to a fractional power, powers of one base
+    merged: (r + 1/r)^1.5 sqrt(r) and r (r^2 + 1)^-1.5 are then one form (distances are
+    positive, so the split is exact where the law is real)."""
+    def split(e):
+        n, d = sp.fraction(sp.together(e.base))
+        return sp.Pow(n, e.exp) * sp.Pow(d, -e.exp)
+
+    try:
+        return sp.powsimp(expr.replace(lambda e: e.is_Pow and e.base.is_Add and not e.exp.is_Integer, split))
+    except (TypeError, ValueError, sp.PolynomialError):
+        return expr
+
+
+def _cancelled(term: sp.Expr) -> sp.Expr:
+    """A term with common factors of its numerator and denominator cancelled, so that equal
+    rational functions (r / (r^3 s + r s) and 1 / (r^2 s + s)) are one key."""
+    try:
+        return sp.cancel(term)
+    except (sp.PolynomialError, TypeError, ValueError):
+        return term
+
+
 def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
     """expr as {term without coefficient: coefficient}, after expansion and inner rounding."""
     out: dict[sp.Expr, float] = defaultdict(float)
-    pending = [(1.0, sp.expand(sp.sympify(expr)))]
+    pending = [(1.0, sp.expand(_split_powers(sp.sympify(expr))))]
     for _ in range(passes):
         nxt = []
         for scale, e in pending:
@@ -124,7 +149,7 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
                 numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
                 if numbers != 1:
                     coeff, rest = coeff * sp.Float(float(numbers)), rest / numbers
-                rounded = sp.expand(_round_inner(rest))
+                rounded = sp.expand(_cancelled(_round_inner(rest)))
                 if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
                     nxt.append((scale * float(coeff), rounded))
                 elif rounded != 0:
