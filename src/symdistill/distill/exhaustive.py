@@ -26,9 +26,7 @@ GRID = np.array([-4.0, -2.0, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0, 4.0])
 EXPONENTS = np.array([-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.5, 2.5, 3.0])
 SCREEN = 256  # samples each tree is screened on (all are used to refine)
 
-Tree = tuple  # ("x",), ("c",), (unary, t) or (binary, t1, t2)
-UNARY = ("exp", "log", "sqrt", "square", "inv")
-BINARY = ("add", "sub", "mul", "div", "pow")
+Tree = tuple  # ("x",), ("c",), (unary, t) or (binary, t1, t2): unary exp log sqrt square inv, binary add sub mul div pow
 SCALES = ("sqrt", "square", "inv", "pow")  # c t inside these moves outside at no cost
 
 

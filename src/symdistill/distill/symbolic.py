@@ -360,6 +360,11 @@ def describe(c: Candidate) -> dict:
 LOG_R = "log_r"
 
 
+def exhaustive_search(engine, names: list[str], s: SRSettings) -> bool:
+    """Is a search on these variables exhaustive (``s.exhaustive``: one variable) rather than the engine's?"""
+    return bool(s.exhaustive) and len(names) == 1 and not engine.reads_model
+
+
 def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
                  context: SearchContext = SearchContext()) -> list[Candidate]:
     """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
@@ -378,7 +383,7 @@ def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSe
     found: list[Candidate] = []
     logged = s.log_r and "r" in names and not engine.reads_model
     Xs, search_names = (np.column_stack([X, np.log(X[:, names.index("r")])]), [*names, LOG_R]) if logged else (X, names)
-    if s.exhaustive and len(names) == 1 and not engine.reads_model:  # every short law, not a sample
+    if exhaustive_search(engine, names, s):  # every short law, not a sample
         usable = []
         for size, loss, t, theta, a, b in exhaustive.search(X[:, 0], y, s.operators, s.exhaustive, seed=s.seed):
             try:  # a fitted exponent may leave the grammar (r^-150): not a usable law
@@ -476,8 +481,7 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
     raw_keep = signal & trimmed(radial, s.trim)
     r_sym = sp.Symbol("r", real=True)
     out: dict[str, Candidate] = {}
-    # in one variable the exhaustive search (least squares) replaces the engine's, once
-    exhaustive_only = bool(s.exhaustive) and len(names) == 1 and not engine.reads_model
+    exhaustive_only = exhaustive_search(engine, names, s)  # least squares: one objective serves
     objectives = s.objectives[:1] if exhaustive_only else s.objectives
     for label, k in targets.items():
         y = radial * r_col ** -k
