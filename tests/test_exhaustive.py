@@ -77,3 +77,31 @@ def test_a_power_of_a_fraction_is_the_same_law():
     law = Law("plummer_like", parse_expression("-m1*m2/sqrt(r**2 + 1)", NAMES).subs(sp.Symbol("r", real=True), r), 1e-3)
     found = parse_expression("-m1*m2*(0.33*dx - 2.2*dy)/(sqrt(r)*(r - 0.01)*(r + 1/r)**1.5)", NAMES)
     assert judge(found, law, 2)["verdict"] == "correct"
+
+
+def test_weights_read_the_errors_in_the_messages_scale():
+    """On y / phi (a separable term's target), edges with a small phi carry large errors; weighted
+    by phi^2 the law is found, unweighted a look-alike that fits the noisy edges wins."""
+    rng = np.random.default_rng(1)
+    x = np.exp(rng.uniform(np.log(0.3), np.log(4.0), 800))
+    phi = np.exp(rng.normal(0.0, 1.5, 800))
+    truth = x / np.sqrt(1 + x**2)
+    y = truth + rng.normal(0.0, 0.02, 800) / phi
+    weighted = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=7, weights=phi**2))
+    best = min(weighted, key=lambda m: m.loss)
+    f = exhaustive.evaluate(best.tree, x, best.theta)
+    assert np.sqrt(np.mean((best.a * f + best.b - truth) ** 2)) < 0.01
+    plain = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=7))
+    g = min(plain, key=lambda m: m.loss)
+    fit = g.a * exhaustive.evaluate(g.tree, x, g.theta) + g.b
+    assert np.sqrt(np.mean((fit - truth) ** 2)) > np.sqrt(np.mean((best.a * f + best.b - truth) ** 2))
+
+
+def test_a_force_is_found_as_the_derivative_of_a_short_potential():
+    """The screened force e^(-2r)(1 + 2r)/r^2 is eleven nodes; as -dU/dr of U = e^(-2r)/r it is
+    found in a search of six, and not in a search of six on the force itself."""
+    x, y = sample(lambda x: np.exp(-2 * x) * (1 + 2 * x) / x**2)
+    as_force = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=6))
+    assert as_force[-1].loss > 1e-8 * np.var(y)
+    as_potential = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=6, derivative=True))
+    assert as_potential[-1].loss < 1e-12 * np.var(y)

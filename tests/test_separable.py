@@ -4,6 +4,7 @@ in r alone."""
 import numpy as np
 import sympy as sp
 
+from symdistill.core.expr import parse_expression
 from symdistill.distill import separable
 from symdistill.distill.symbolic import SRSettings, SearchContext, _evaluate, get_engine, separable_candidates
 from symdistill.distill.verdict import fresh_edges
@@ -88,3 +89,21 @@ def test_separable_search_recovers_a_two_term_law():
     assert error(best.expression) < 1e-2, [c.expression for c in laws[:10]]
     assert sp.Symbol("q1", real=True) in sp.sympify(best.expression, locals={
         n: sp.Symbol(n, real=True) for n in NAMES}).free_symbols
+
+
+def test_exhaustive_candidates_carry_potentials_and_pass_on_ties():
+    """Forces found as a potential's derivative carry the potential (calibrated as one); members
+    off the front that fit about as well are passed on, marked, at most TIES of them."""
+    from symdistill.distill.symbolic import TIES, exhaustive_candidates
+    rng = np.random.default_rng(2)
+    r = np.exp(rng.uniform(np.log(0.3), np.log(4.0), 1000))
+    y = np.exp(-2 * r) * (1 + 2 * r) / r**2 * (1 + 0.01 * rng.normal(size=r.size))
+    s = SRSettings(engine="operon", threads=1, seed=0)
+    front, ties = exhaustive_candidates(r, y, "r", s, derivative=True)
+    law = min(front, key=lambda c: c.loss)
+    assert "potential" in law.info and "exp" in law.info["potential"]
+    u = parse_expression(law.info["potential"], ["r"])
+    force = sp.lambdify(sp.Symbol("r", real=True), -sp.diff(u, sp.Symbol("r", real=True)))(r)
+    assert np.allclose(force, _evaluate(law.expression, ["r"], r[:, None]), rtol=1e-9)
+    assert len(ties) <= TIES and all(t.info.get("tied") for t in ties)
+    assert all(t.loss <= s.loss_tolerance * law.loss for t in ties)

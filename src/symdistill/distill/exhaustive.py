@@ -10,6 +10,13 @@ where they are not a scale or offset a neighbour already has) and scored as a f(
 scale a and offset b fitted linearly: first on a grid of its constants over a subsample
 (``GRID``), then the best ``refine`` of each size by Levenberg-Marquardt on every sample.
 
+Two variants serve the pipeline's uses. With ``weights`` the squared errors are weighted (a
+separable term g_k is searched on y / phi_k, whose errors are the messages' errors over phi_k:
+weights phi_k^2 measure them in the messages' own scale). With ``derivative`` each tree is a
+pair potential and is scored by its derivative, a f'(x) + b (central differences): a screened
+law e^(-2r)/r is six nodes as a potential and eleven as its force e^(-2r)(1 + 2r)/r^2, and
+fitting the force with a potential's derivative needs no integration of noisy forces.
+
 The shorthand nodes are compositions of the grammar's operators, so every result stays inside
 it: square t = t t (mul), inv t = 1 / t (div), t^c = exp(c log t) (exp and log, or pow).
 """
@@ -17,6 +24,7 @@ it: square t = t t (mul), inv t = 1 / t (div), t^c = exp(c log t) (exp and log, 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -25,6 +33,7 @@ from scipy.optimize import least_squares
 GRID = np.array([-4.0, -2.0, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0, 4.0])
 EXPONENTS = np.array([-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.5, 2.5, 3.0])
 SCREEN = 256  # samples each tree is screened on (all are used to refine)
+STEP = 1e-4  # relative step of the central differences of a potential's derivative
 
 Tree = tuple  # ("x",), ("c",), (unary, t) or (binary, t1, t2): unary exp log sqrt square inv, binary add sub mul div pow
 SCALES = ("sqrt", "square", "inv", "pow")  # c t inside these moves outside at no cost
@@ -122,9 +131,13 @@ def _fold(t: Tree, variable, constants, node):
     return walk(t)
 
 
-def evaluate(t: Tree, x: np.ndarray, theta) -> np.ndarray:
-    """The tree's values at x; ``theta`` holds its constants in order (arrays broadcast)."""
+def evaluate(t: Tree, x: np.ndarray, theta, derivative: bool = False) -> np.ndarray:
+    """The tree's values at x, or (``derivative``) its derivative by central differences;
+    ``theta`` holds its constants in order (arrays broadcast)."""
     with np.errstate(all="ignore"):
+        if derivative:
+            up, down = (_fold(t, x * (1 + h), theta, lambda op, *args: NUMPY[op](*args)) for h in (STEP, -STEP))
+            return (up - down) / (2 * STEP * x)
         return _fold(t, x, theta, lambda op, *args: NUMPY[op](*args))
 
 
@@ -137,50 +150,61 @@ def _exponent_slots(t: Tree) -> list[bool]:
     return [s for a in t[1:] for s in _exponent_slots(a)]
 
 
-def scaled_loss(F: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean squared error of the best a f + b for each row f of F (inf where f is not finite
-    or constant)."""
+def scaled_loss(F: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Mean (``w``-weighted, weights of mean 1) squared error of the best a f + b for each row f
+    of F (inf where f is not finite or constant)."""
+    w = np.ones(len(y)) if w is None else w
     with np.errstate(all="ignore"):
-        fm = F.mean(axis=-1, keepdims=True)
+        ym = np.average(y, weights=w)
+        fm = (F @ w / w.sum())[..., None]
         fc = F - fm
-        vf = (fc * fc).mean(axis=-1)
-        cov = (fc * (y - y.mean())).mean(axis=-1)
-        loss = np.var(y) - cov * cov / vf
-    return np.where(np.isfinite(loss) & (vf > 1e-12 * max(np.var(y), 1e-300)), np.maximum(loss, 0.0), np.inf)
+        vf = (fc * fc) @ w / w.sum()
+        cov = fc @ (w * (y - ym)) / w.sum()
+        loss = np.average((y - ym) ** 2, weights=w) - cov * cov / vf
+    vy = max(np.average((y - ym) ** 2, weights=w), 1e-300)
+    return np.where(np.isfinite(loss) & (vf > 1e-12 * vy), np.maximum(loss, 0.0), np.inf)
 
 
-def _screen(t: Tree, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def _screen(t: Tree, x: np.ndarray, y: np.ndarray, w: np.ndarray, derivative: bool) -> tuple[float, np.ndarray]:
     """The tree's best loss on the constants' grid and the constants that give it."""
     slots = _exponent_slots(t)
     if not slots:
-        return float(scaled_loss(evaluate(t, x, ())[None, :], y)[0]), np.zeros(0)
+        return float(scaled_loss(evaluate(t, x, (), derivative)[None, :], y, w)[0]), np.zeros(0)
     axes = np.meshgrid(*[EXPONENTS if e else GRID for e in slots], indexing="ij")
     theta = np.stack([a.ravel() for a in axes], axis=1)
-    F = np.broadcast_to(evaluate(t, x[None, :], [theta[:, [k]] for k in range(len(slots))]), (len(theta), len(x)))
-    losses = scaled_loss(F, y)
+    F = np.broadcast_to(evaluate(t, x[None, :], [theta[:, [k]] for k in range(len(slots))], derivative),
+                        (len(theta), len(x)))
+    losses = scaled_loss(F, y, w)
     best = int(np.argmin(losses))
     return float(losses[best]), theta[best]
 
 
-def _refine(t: Tree, x: np.ndarray, y: np.ndarray, start: np.ndarray) -> tuple[float, np.ndarray]:
+def _linear(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The weighted least-squares a, b of y ~ a f + b and the weighted residuals."""
+    root = np.sqrt(w)
+    A = np.column_stack([f, np.ones_like(f)]) * root[:, None]
+    (a, b), *_ = np.linalg.lstsq(A, y * root, rcond=None)
+    return float(a), float(b), root * (y - a * f - b)
+
+
+def _refine(t: Tree, x: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray,
+            derivative: bool) -> tuple[float, np.ndarray]:
     """Levenberg-Marquardt on the constants, the scale and offset solved linearly at each step."""
 
     def resid(theta):
-        f = evaluate(t, x, theta)
-        A = np.column_stack([f, np.ones_like(f)])
+        f = evaluate(t, x, theta, derivative)
         if not np.all(np.isfinite(f)):
             return np.full_like(y, 1e6 * (np.std(y) + 1.0))
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        return A @ coef - y
+        return _linear(f, y, w)[2]
 
     if len(start) == 0:
-        return float(scaled_loss(evaluate(t, x, ())[None, :], y)[0]), start
+        return float(scaled_loss(evaluate(t, x, (), derivative)[None, :], y, w)[0]), start
     try:
         fit = least_squares(resid, start, method="lm", max_nfev=200 * (len(start) + 1))
         theta = fit.x
     except (ValueError, np.linalg.LinAlgError):
         theta = start
-    return float(scaled_loss(evaluate(t, x, theta)[None, :], y)[0]), theta
+    return float(scaled_loss(evaluate(t, x, theta, derivative)[None, :], y, w)[0]), theta
 
 
 def text(t: Tree, theta, name: str) -> str:
@@ -188,33 +212,45 @@ def text(t: Tree, theta, name: str) -> str:
     return _fold(t, name, [repr(float(c)) for c in theta], lambda op, *args: WRITTEN[op].format(*args))
 
 
+class Member(NamedTuple):
+    """One refined tree: a f(x; theta) + b (a f'(x; theta) + b for a potential's derivative)."""
+
+    size: int
+    loss: float  # mean (weighted) squared error
+    tree: Tree
+    theta: np.ndarray
+    a: float
+    b: float
+
+
 def search(x: np.ndarray, y: np.ndarray, operators: list[str], size: int = 7, constants: int = 2,
-           refine: int = 6, seed: int = 0) -> list[tuple[int, float, Tree, np.ndarray, float, float]]:
-    """The best ``refine`` trees of each size up to ``size`` nodes as a f(x) + b, refined:
-    (size, mean squared error, tree, constants, a, b), by size then loss (the caller keeps
-    its front, after dropping members it cannot use)."""
+           refine: int = 6, seed: int = 0, weights: np.ndarray | None = None,
+           derivative: bool = False) -> list[Member]:
+    """The best ``refine`` trees of each size up to ``size`` nodes as a f(x) + b (``derivative``:
+    a f'(x) + b), refined, by size then loss (the caller keeps its front, after dropping members
+    it cannot use). ``weights`` weight each sample's squared error."""
     unary, binary = grammar(operators)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = np.asarray(x, float)[ok], np.asarray(y, float)[ok]
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & (w > 0)
+    x, y, w = np.asarray(x, float)[ok], np.asarray(y, float)[ok], w[ok] / w[ok].mean()
     rng = np.random.default_rng(seed)
     sub = rng.choice(len(x), min(SCREEN, len(x)), replace=False)
-    xs, ys = x[sub], y[sub]
+    xs, ys, ws = x[sub], y[sub], w[sub]
     out = []
     for n, level in enumerate(trees(size, constants, unary, binary), start=1):
         # a scale or offset at the top is the linear a and b
         top = [t for t in level if t[0] != "c" and not (t[0] in ("add", "mul") and t[1][0] == "c")]
-        screened = sorted(((*_screen(t, xs, ys), i) for i, t in enumerate(top)), key=lambda s: s[0])
+        screened = sorted(((*_screen(t, xs, ys, ws, derivative), i) for i, t in enumerate(top)), key=lambda s: s[0])
         found = []
         for loss, start, i in screened[:refine]:
             if not np.isfinite(loss):
                 continue
-            full, theta = _refine(top[i], x, y, start)
+            full, theta = _refine(top[i], x, y, w, start, derivative)
             if not np.isfinite(full):
                 continue
-            f = evaluate(top[i], x, theta)
-            a, b = np.linalg.lstsq(np.column_stack([f, np.ones_like(f)]), y, rcond=None)[0]
-            found.append((n, full, top[i], theta, float(a), float(b)))
-        out += sorted(found, key=lambda m: m[1])
+            a, b, _ = _linear(evaluate(top[i], x, theta, derivative), y, w)
+            found.append(Member(n, full, top[i], theta, a, b))
+        out += sorted(found, key=lambda m: m.loss)
     return out
 
 

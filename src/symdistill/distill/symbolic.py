@@ -358,6 +358,7 @@ def describe(c: Candidate) -> dict:
 
 #: the extra search variable log r (``symbolic.log_r``), replaced by log(r) in every member
 LOG_R = "log_r"
+TIES = 3  # members off an exhaustive front passed on to the data choice (the lowest losses)
 
 
 def exhaustive_search(engine, names: list[str], s: SRSettings) -> bool:
@@ -365,8 +366,60 @@ def exhaustive_search(engine, names: list[str], s: SRSettings) -> bool:
     return bool(s.exhaustive) and len(names) == 1 and not engine.reads_model
 
 
+def with_potential(force: sp.Expr, potential: sp.Expr, names: list[str], loss: float = np.nan,
+                   origin: str = "") -> Candidate:
+    """A radial law g = -dU/dr that carries its pair potential U (``info["potential"]``: it is
+    calibrated as a potential, its constants tied as U has them), scored with the smaller of
+    its force's complexity and U's plus one (the derivative). Raises ExpressionError outside
+    the grammar."""
+    text, u = to_sympy_string(str(force), names), to_sympy_string(str(potential), names)
+    return Candidate(min(simplify.complexity(parse_expression(text, names)),
+                         simplify.complexity(parse_expression(u, names)) + 1),
+                     loss, text, origin=origin, info={"potential": u})
+
+
+def exhaustive_candidates(x: np.ndarray, y: np.ndarray, name: str, s: SRSettings,
+                          weights: np.ndarray | None = None,
+                          derivative: bool = False) -> tuple[list[Candidate], list[Candidate]]:
+    """An exhaustive search in one variable (``symdistill.distill.exhaustive``) as candidates:
+    the laws a f(x) + b and (``derivative``: y is a force) the forces a f'(x) + b of the
+    potentials -(a f(x) + b x), each carrying its potential. Returns the front over both, and
+    off it the best tree of each size and kind whose loss is within ``s.loss_tolerance`` x the
+    lowest: the messages' errors are the network's, not independent noise, and on them a
+    look-alike can fit a little better than the law itself (the screened law in 2-D: 0.0443
+    against 0.0448); the data choice, not the messages, tells such members apart."""
+    variable = sp.Symbol(name, real=True)
+    usable: list[tuple[Candidate, tuple[bool, int]]] = []  # and its kind: (a potential's force?, tree size)
+    for is_potential in (False, True) if derivative else (False,):
+        # a potential's derivative is one node more: U of size - 1 nodes is a law of size nodes
+        for m in exhaustive.search(x, y, s.operators, s.exhaustive - is_potential, seed=s.seed, weights=weights,
+                                   derivative=is_potential):
+            try:  # a fitted exponent may leave the grammar (r^-150): not a usable law
+                f = parse_expression(exhaustive.text(m.tree, m.theta, name), [name])
+                if is_potential:
+                    c = with_potential(m.a * sp.diff(f, variable) + m.b, -(m.a * f + m.b * variable), [name], m.loss)
+                else:
+                    c = Candidate(simplify.complexity(m.a * f + m.b), m.loss,
+                                  to_sympy_string(f"{m.a!r}*({exhaustive.text(m.tree, m.theta, name)}) + {m.b!r}", [name]))
+            except (ExpressionError, ValueError, TypeError):
+                continue
+            usable.append((c, (is_potential, m.size)))
+    if not usable:
+        return [], []
+    on_front = [m[2] for m in exhaustive.front([(c.complexity, c.loss, c) for c, _ in usable])]
+    lowest = min(c.loss for c, _ in usable)
+    ties: dict[tuple, Candidate] = {}
+    for c, kind in usable:
+        if c.loss <= s.loss_tolerance * lowest and not any(c is k for k in on_front):
+            if kind not in ties or c.loss < ties[kind].loss:
+                ties[kind] = c
+    best = sorted(ties.values(), key=lambda c: c.loss)[:TIES]
+    return on_front, [replace(c, info={**c.info, "tied": True}) for c in best]
+
+
 def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSettings,
-                 context: SearchContext = SearchContext()) -> list[Candidate]:
+                 context: SearchContext = SearchContext(), weights: np.ndarray | None = None,
+                 derivative: bool = False) -> list[Candidate]:
     """The Pareto front of ``s.restarts`` searches (seeds s.seed, s.seed + 1, ...) merged, with
     (``s.simplify``) every member's backward eliminations and rounded exponents refitted on all
     samples (symdistill.distill.simplify), all scored with one engine-neutral complexity. The constant
@@ -378,35 +431,44 @@ def search_front(engine, X: np.ndarray, y: np.ndarray, names: list[str], s: SRSe
     read back with log r in place of the variable (sympy writes exp(p log r) as r^p).
 
     With ``s.exhaustive`` a search in one variable (a separable term g_k(r)) is exhaustive
-    instead (``symdistill.distill.exhaustive``): every expression up to that many nodes, its
-    constants fitted, so a short law is on the front whether or not a population found it."""
+    instead (``exhaustive_candidates``): every expression up to that many nodes, its constants
+    fitted, so a short law is on the front whether or not a population found it; its losses
+    are ``weights``-weighted, ``derivative`` adds the forces of short potentials, and the
+    members that tie with the best follow the front (marked ``info["tied"]``)."""
     found: list[Candidate] = []
+    direct: list[Candidate] = []  # members that keep their form (a potential's force)
+    ties: list[Candidate] = []
     logged = s.log_r and "r" in names and not engine.reads_model
     Xs, search_names = (np.column_stack([X, np.log(X[:, names.index("r")])]), [*names, LOG_R]) if logged else (X, names)
     if exhaustive_search(engine, names, s):  # every short law, not a sample
-        usable = []
-        for size, loss, t, theta, a, b in exhaustive.search(X[:, 0], y, s.operators, s.exhaustive, seed=s.seed):
-            try:  # a fitted exponent may leave the grammar (r^-150): not a usable law
-                usable.append((size, loss, to_sympy_string(f"{a!r}*({exhaustive.text(t, theta, names[0])}) + {b!r}", names)))
-            except ExpressionError:
-                continue
-        found += [Candidate(size, loss, text) for size, loss, text in exhaustive.front(usable)]
+        front, ties = exhaustive_candidates(X[:, 0], y, names[0], s, weights, derivative)
+        found += [c for c in front if "potential" not in c.info]
+        direct += [c for c in front if "potential" in c.info]
     else:
         for k in range(max(1, s.restarts)):
             found += engine.search(Xs, y, search_names, replace(s, seed=s.seed + k), context)
-    if not found:
+    if not found and not direct:
         return []
-    pool = [Candidate(1, float(np.var(y)), f"{float(np.mean(y)):.6g}")]
+    w = np.ones(len(y)) if weights is None else weights / np.mean(weights)
+    pool = [Candidate(1, float(np.average((y - np.average(y, weights=w)) ** 2, weights=w)),
+                      f"{float(np.average(y, weights=w)):.6g}")] + direct
     symbols = [sp.Symbol(n, real=True) for n in names]
     back = {sp.Symbol(LOG_R, real=True): sp.log(sp.Symbol("r", real=True))} if logged else {}
     for c in found:
         expr = c.sympy.xreplace({sym: sp.Symbol(sym.name, real=True) for sym in c.sympy.free_symbols}).xreplace(back)
         for e, mse in simplify.variants(expr, symbols, X, y) if s.simplify else [(expr, c.loss)]:
             try:  # read back, a member may leave the grammar (r^121 from exp(121 log r)): not a usable law
-                pool.append(Candidate(simplify.complexity(e), mse, to_sympy_string(str(e), names)))
+                text = to_sympy_string(str(e), names)
             except ExpressionError:
                 continue
-    return pareto(pool)
+            if weights is not None:  # the losses the front compares are weighted alike
+                mse = float(np.average((y - _evaluate(text, names, X)) ** 2, weights=w))
+                if not np.isfinite(mse):
+                    continue
+            pool.append(Candidate(simplify.complexity(e), mse, text))
+    front = pareto(pool)
+    seen = {c.expression for c in front}
+    return front + [c for c in ties if c.expression not in seen]
 
 
 def _evaluate(text: str, names: list[str], X: np.ndarray) -> np.ndarray:
@@ -442,7 +504,7 @@ def _times_power(c: Candidate, k: float, r: sp.Symbol) -> Candidate:
     """A member found for y / r^k, as a law for y."""
     power = sp.Integer(int(k)) if float(k).is_integer() else sp.Rational(int(round(2 * k)), 2)
     e = sp.Mul(r**power, c.sympy)
-    return Candidate(simplify.complexity(e), c.loss, str(e), origin=c.origin)
+    return Candidate(simplify.complexity(e), c.loss, str(e), origin=c.origin, info=c.info)
 
 
 def _signal(radial: np.ndarray, noise: np.ndarray, snr: float) -> np.ndarray:
@@ -454,24 +516,31 @@ def _signal(radial: np.ndarray, noise: np.ndarray, snr: float) -> np.ndarray:
     return signal
 
 
-def _message_loss(c: Candidate, names: list[str], S: np.ndarray, radial: np.ndarray) -> float | None:
-    """Mean squared error of the best multiple of a law on radial values (None if not finite on 99%)."""
+def _message_loss(c: Candidate, names: list[str], S: np.ndarray, radial: np.ndarray,
+                  weights: np.ndarray | None = None) -> float | None:
+    """Mean (``weights``-weighted) squared error of the best multiple of a law on radial values
+    (None if not finite on 99%)."""
     g = _evaluate(c.expression, names, S)
     ok = np.isfinite(g)
     if ok.mean() < 0.99:
         return None
-    _, _, resid = least_squares(g[ok, None], radial[ok])
+    root = np.ones(len(g)) if weights is None else np.sqrt(weights / np.mean(weights))
+    design = np.column_stack([g, np.ones(len(g))]) * root[:, None]
+    _, _, resid = least_squares(design[ok], (root * radial)[ok], intercept=False)
     return float(np.mean(resid**2))
 
 
 def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
-                      s: SRSettings, context: SearchContext) -> list[Candidate]:
+                      s: SRSettings, context: SearchContext, weights: np.ndarray | None = None,
+                      derivative: bool = False) -> list[Candidate]:
     """Fronts for the radial law, merged: searches on it as it is and (``s.envelope``) divided
     by its short-range envelope r^k (``envelope_power``), each with every objective of
     ``s.objectives``, on the edges whose radial part exceeds ``s.snr`` x ``noise`` (the part
     across dx), then trimmed (``s.trim``) in the target's own scale; members are mapped back.
     Every member carries its mean squared error on the raw radial values of those edges
-    (``message_loss``); duplicates are dropped."""
+    (``message_loss``, ``weights``-weighted as the exhaustive searches are); duplicates are
+    dropped. ``derivative`` (the radial values are a force) adds, in the exhaustive search on
+    the raw values, the forces of short potentials (``search_front``)."""
     r_col = S[:, names.index("r")]
     signal = _signal(radial, noise, s.snr)
     targets = {"raw": 0.0}
@@ -479,6 +548,7 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
     if k:
         targets[f"r^{k:g} envelope"] = k
     raw_keep = signal & trimmed(radial, s.trim)
+    w = np.ones(len(radial)) if weights is None else np.asarray(weights, float)
     r_sym = sp.Symbol("r", real=True)
     out: dict[str, Candidate] = {}
     exhaustive_only = exhaustive_search(engine, names, s)  # least squares: one objective serves
@@ -487,10 +557,14 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
         y = radial * r_col ** -k
         keep = signal & trimmed(y, s.trim) & np.isfinite(y)
         for objective in objectives:
-            for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context):
+            # y / r^k has errors r^-k times the messages': weighted back by r^2k
+            for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context,
+                                  None if weights is None else w[keep] * r_col[keep] ** (2 * k),
+                                  derivative and not k):
                 c.origin = f"{label}, {'exhaustive' if exhaustive_only else objective}"
                 c = _times_power(c, k, r_sym) if k else c
-                c.message_loss = _message_loss(c, names, S[raw_keep], radial[raw_keep])
+                c.message_loss = _message_loss(c, names, S[raw_keep], radial[raw_keep],
+                                               None if weights is None else w[raw_keep])
                 if c.message_loss is None:
                     continue
                 if c.expression not in out or c.complexity < out[c.expression].complexity:
@@ -499,14 +573,18 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
 
 
 def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarray, names: list[str],
-                         s: SRSettings, context: SearchContext) -> tuple[list[Candidate], list[dict]]:
+                         s: SRSettings, context: SearchContext,
+                         derivative: bool = False) -> tuple[list[Candidate], list[dict]]:
     """Laws of the form sum_k phi_k(m, q) g_k(r) (``symdistill.distill.separable``): the factors
     phi_k found numerically, each g_k searched in r alone (``radial_candidates`` on its partial
-    residual), and the terms combined: each member of one term's front with the other terms at
-    their front's knee (``choose(..., "best")``). Every structure of the forward selection whose
-    terms can all be read on 50 edges is searched (a last term may be the network's error, which
-    the data then tell). Returns the laws (message losses on the raw radial values) and the
-    structures found, the searched ones marked."""
+    residual over phi_k, its errors weighted by phi_k^2, i.e. measured in the messages' scale;
+    ``derivative``: also as the force of a short potential), and the terms combined: each
+    member of one term's front, and each that ties with its best, with the other terms at their
+    front's knee (``choose(..., "best")``); a law whose terms all carry potentials carries their
+    sum. Every structure of the forward selection whose terms can all be read on 50 edges is
+    searched (a last term may be the network's error, which the data then tell). Returns the
+    laws (message losses on the raw radial values) and the structures found, the searched ones
+    marked."""
     r_at = names.index("r")
     signal = _signal(radial, noise, s.snr)
     keep = signal & trimmed(radial, s.trim)
@@ -519,15 +597,16 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
         if min(m.sum() for m, _ in readable) < 50:
             continue
         tried[i]["searched"] = True
-        fronts = []
+        fronts, members = [], []
         for term, (mask, target) in zip(st.terms, readable):
             own = radial_candidates(engine, Sk[mask][:, [r_at]], target[mask], nk[mask] / np.abs(term.values[mask]),
-                                    ["r"], s, context)
-            fronts.append(pareto([replace(c, loss=c.message_loss) for c in own]))
+                                    ["r"], s, context, term.values[mask] ** 2, derivative)
+            fronts.append(pareto([replace(c, loss=c.message_loss) for c in own if not c.info.get("tied")]))
+            members.append(fronts[-1] + [c for c in own if c.info.get("tied")])
         if not all(fronts):
             continue
         knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
-        for t, front in enumerate(fronts):
+        for t, front in enumerate(members):
             for c in front:
                 parts = [c if j == t else knee for j, knee in enumerate(knees)]
                 law = sp.Add(*[term.factor * parse_expression(p.expression, ["r"]) for term, p in zip(st.terms, parts)])
@@ -536,6 +615,12 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
                     continue
                 origin = f"separable {' + '.join(str(x.factor) for x in st.terms)}, {c.origin}"
                 cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text, origin=origin)
+                if all("potential" in p.info for p in parts):
+                    try:
+                        cand = with_potential(law, sp.Add(*[term.factor * parse_expression(p.info["potential"], ["r"])
+                                                            for term, p in zip(st.terms, parts)]), names, origin=origin)
+                    except ExpressionError:
+                        pass
                 cand.message_loss = _message_loss(cand, names, Sk, yk)
                 if cand.message_loss is not None:
                     out[text] = cand
@@ -648,12 +733,12 @@ def force_candidates(engine, S: np.ndarray, work: np.ndarray, radial: np.ndarray
     pots, _ = potential_pool(engine, S, work, names, s, context, s.separable)
     out: dict[str, Candidate] = {}
     for c in pots:
+        u = parse_expression(c.expression, names)
         try:
-            text = to_sympy_string(str(calibrate.potential_force(parse_expression(c.expression, names))), names)
+            cand = with_potential(calibrate.potential_force(u), u, names, origin=f"potential, {c.origin}")
         except ExpressionError:  # a force outside the grammar (an exponent beyond its limit)
             continue
-        cand = Candidate(min(simplify.complexity(parse_expression(text, names)), c.complexity + 1), np.nan, text,
-                         origin=f"potential, {c.origin}", info={"potential": c.expression})
+        text = cand.expression
         cand.message_loss = _message_loss(cand, names, S[keep], radial[keep])
         if cand.message_loss is not None and text not in out:
             out[text] = cand
@@ -667,9 +752,11 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
     (``s.potential``, given ``work``: the messages integrated along each edge from a reference
     distance, ``GraphNetwork.message_integrals``) one for its pair potential, whose forces join
     the candidates; with ``choice: data`` every candidate is calibrated on the data set's
-    accelerations and the front is held-out data loss against complexity; every component is
-    rebuilt from each front member with its direction and offset refitted on the messages
-    (symdistill.distill.central)."""
+    accelerations and the front is held-out data loss against complexity (the potential's
+    search, half of the stage's time, runs only when no candidate reproduces the data exactly,
+    held-out loss <= ``EXACT``: exact data with the law already found need not pay for it);
+    every component is rebuilt from each front member with its direction and offset refitted
+    on the messages (symdistill.distill.central)."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
     dx, S = X[:, :dim], X[:, dim:]
     dec = central.decompose(msgs, dx, keep=s.align_keep)
@@ -677,24 +764,33 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
     pool = radial_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
     tried = []
     if s.separable:
-        extra, tried = separable_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context)
+        extra, tried = separable_candidates(engine, S, dec.radial, dec.perpendicular, scalars, s, context,
+                                            derivative=True)
         seen = {c.expression for c in pool}
         pool += [c for c in extra if c.expression not in seen]
-    if s.potential and work is not None:
+    def potential_route() -> list[Candidate]:
+        if not (s.potential and work is not None):
+            return []
         integrals, reference = work
         dist = np.linalg.norm(dx, axis=1)
         u = dx / np.maximum(dist, 1e-300)[:, None]
         radial_work = ((integrals @ dec.C.T - np.outer(dist - reference, dec.c)) * u).sum(axis=1)
         seen = {c.expression for c in pool}
-        pool += [c for c in force_candidates(engine, S, -radial_work, dec.radial, dec.perpendicular, scalars, s,
-                                             context) if c.expression not in seen]
+        return [c for c in force_candidates(engine, S, -radial_work, dec.radial, dec.perpendicular, scalars, s,
+                                            context) if c.expression not in seen]
+
     if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
         divide = _mass_power(pool, scalars, dim, data, s.data_tolerance)
-        front = pareto([c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in pool) if c is not None])
+        calibrated = [c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in pool) if c is not None]
+        if not any(c.loss <= EXACT for c in calibrated):  # the costlier route only where no law is exact yet
+            calibrated += [c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in potential_route())
+                           if c is not None]
+        front = pareto(calibrated)
         front = pareto(front + _data_eliminations(front, scalars, dim, data, divide, S))
     else:
+        pool += potential_route()
         front = pareto([replace(c, loss=c.message_loss) for c in pool])
     if not front:
         raise RuntimeError(f"{s.engine} returned no usable expression for the radial law")
