@@ -105,3 +105,14 @@ def test_a_force_is_found_as_the_derivative_of_a_short_potential():
     assert as_force[-1].loss > 1e-8 * np.var(y)
     as_potential = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=6, derivative=True))
     assert as_potential[-1].loss < 1e-12 * np.var(y)
+
+
+def test_a_quarter_power_is_judged_by_its_exponent():
+    """U = m1 m2 r^1.25 has the force -1.25 m1 m2 r^(1/4): judged correct whether the exponent
+    is written 1/4 or 0.25, and wrong as r^(1/5)."""
+    law = Law("pow125", parse_expression("m1*m2*r**1.25", NAMES).subs(sp.Symbol("r", real=True), r), 1e-2)
+    for exponent in ("(1/4)", "0.2500000001"):
+        found = parse_expression(f"-1.2499999999*m1*m2*r**{exponent}*(0.61*dx - 0.95*dy)/(r - 0.01) + 0.003", NAMES)
+        assert judge(found, law, 2)["verdict"] == "correct", exponent
+    wrong = parse_expression("-1.25*m1*m2*r**(1/5)*(0.61*dx - 0.95*dy)/(r - 0.01)", NAMES)
+    assert judge(wrong, law, 2)["verdict"] == "wrong"

@@ -100,7 +100,9 @@ def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray,
 
 
 def _round_inner(expr: sp.Expr) -> sp.Expr:
-    """Round constants inside a term (not its overall coefficient) to 0.1; snap to exact numbers."""
+    """Round constants inside a term (not its overall coefficient) to 0.1; snap to exact numbers.
+    A power's exponent is snapped to the simplest rational within 0.01 instead (r^0.25 is
+    r^(1/4), not the r^(1/5) that rounding to 0.1 makes of it)."""
     def monic(e):  # (c*r - c*k)^p -> c^p (r - k)^p, so inner constants are comparable
         terms = [t for t in sp.Add.make_args(e.base) if not t.is_number]
         lead = max((t.as_coeff_Mul()[0] for t in terms), key=lambda c: abs(float(c)), default=1)
@@ -109,6 +111,8 @@ def _round_inner(expr: sp.Expr) -> sp.Expr:
         return sp.Pow(lead, e.exp) * sp.Pow(sp.expand(e.base / lead), e.exp)
 
     expr = expr.replace(lambda e: e.is_Pow and e.base.is_Add, monic)
+    expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Float,
+                        lambda e: sp.Pow(e.base, sp.nsimplify(float(e.exp), tolerance=0.01, rational=True)))
     reps = {f: sp.nsimplify(round(float(f), 1)) for f in expr.atoms(sp.Float)}
     return expr.xreplace(reps)
 
