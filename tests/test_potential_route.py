@@ -98,3 +98,26 @@ def test_a_law_worse_on_almost_every_node_is_not_as_good_despite_a_heavy_tail():
     rng = np.random.default_rng(0)
     a, b = rng.exponential(1e-3, 800), rng.exponential(1e-3, 800)
     assert as_good(a, b) and as_good(b, a)  # equally good laws on noisy data
+
+
+@pytest.mark.parametrize("loss, runs", [(0.0, 0), (1e-3, 1)])
+def test_the_potential_route_runs_only_where_no_law_is_exact(monkeypatch, loss, runs):
+    """With the data choice the potential's searches run only when no candidate of the force's
+    own searches reproduces the data exactly (the calibration is stubbed to a fixed loss)."""
+    from dataclasses import replace
+
+    import symdistill.distill.symbolic as symbolic
+
+    law = Law("inverse_square", sp.sympify("q1*q2/r", locals={"r": sp.Symbol("r", real=True),
+                                                             "q1": sp.Symbol("q1", real=True),
+                                                             "q2": sp.Symbol("q2", real=True)}), 1e-3)
+    X = _edges(600)
+    M = pair_forces(law, X, 2)
+    calls = []
+    monkeypatch.setattr(symbolic, "force_candidates", lambda *a, **k: calls.append(1) or [])
+    monkeypatch.setattr(symbolic, "_calibrate_radial", lambda c, *a, **k: replace(c, loss=loss))
+    monkeypatch.setattr(symbolic, "_mass_power", lambda *a, **k: True)
+    monkeypatch.setattr(symbolic, "_data_eliminations", lambda *a, **k: [])
+    central_components(get_engine("operon"), X, M, NAMES, 2, settings(choice="data", separable=False), [0, 1],
+                       SearchContext(), data={}, work=(np.zeros_like(M), 1.0))
+    assert len(calls) == runs

@@ -768,7 +768,8 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
                                             derivative=True)
         seen = {c.expression for c in pool}
         pool += [c for c in extra if c.expression not in seen]
-    def potential_route() -> list[Candidate]:
+
+    def potential_route() -> list[Candidate]:  # the work's potentials, as radial laws
         if not (s.potential and work is not None):
             return []
         integrals, reference = work
