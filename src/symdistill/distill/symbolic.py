@@ -524,9 +524,8 @@ def _message_loss(c: Candidate, names: list[str], S: np.ndarray, radial: np.ndar
     ok = np.isfinite(g)
     if ok.mean() < 0.99:
         return None
-    root = np.ones(len(g)) if weights is None else np.sqrt(weights / np.mean(weights))
-    design = np.column_stack([g, np.ones(len(g))]) * root[:, None]
-    _, _, resid = least_squares(design[ok], (root * radial)[ok], intercept=False)
+    w = None if weights is None else (weights / np.mean(weights))[ok]
+    _, _, resid = least_squares(g[ok, None], radial[ok], weights=w)
     return float(np.mean(resid**2))
 
 
@@ -548,7 +547,6 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
     if k:
         targets[f"r^{k:g} envelope"] = k
     raw_keep = signal & trimmed(radial, s.trim)
-    w = np.ones(len(radial)) if weights is None else np.asarray(weights, float)
     r_sym = sp.Symbol("r", real=True)
     out: dict[str, Candidate] = {}
     exhaustive_only = exhaustive_search(engine, names, s)  # least squares: one objective serves
@@ -559,12 +557,12 @@ def radial_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.ndarr
         for objective in objectives:
             # y / r^k has errors r^-k times the messages': weighted back by r^2k
             for c in search_front(engine, S[keep], y[keep], names, replace(s, objectives=[objective]), context,
-                                  None if weights is None else w[keep] * r_col[keep] ** (2 * k),
+                                  None if weights is None else weights[keep] * r_col[keep] ** (2 * k),
                                   derivative and not k):
                 c.origin = f"{label}, {'exhaustive' if exhaustive_only else objective}"
                 c = _times_power(c, k, r_sym) if k else c
                 c.message_loss = _message_loss(c, names, S[raw_keep], radial[raw_keep],
-                                               None if weights is None else w[raw_keep])
+                                               None if weights is None else weights[raw_keep])
                 if c.message_loss is None:
                     continue
                 if c.expression not in out or c.complexity < out[c.expression].complexity:
