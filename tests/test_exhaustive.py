@@ -116,3 +116,14 @@ def test_a_quarter_power_is_judged_by_its_exponent():
         assert judge(found, law, 2)["verdict"] == "correct", exponent
     wrong = parse_expression("-1.25*m1*m2*r**(1/5)*(0.61*dx - 0.95*dy)/(r - 0.01)", NAMES)
     assert judge(wrong, law, 2)["verdict"] == "wrong"
+
+
+def test_a_rational_mass_factor_is_one_term_whatever_its_scale():
+    """U = m1 m2 r^2 / (m1 + m2), a reduced mass: the force written over 0.306 m1 + 0.306 m2 is
+    the same law (the numeric content of a denominator belongs to the coefficient, not to the
+    term), and over m1 + 2 m2 it is not."""
+    law = Law("reduced", parse_expression("m1*m2/(m1 + m2)*r**2", NAMES).subs(sp.Symbol("r", real=True), r), 5e-3)
+    found = parse_expression("-0.6125153072*m1*m2*r*(0.35*dx - 2.27*dy)/((0.3062576536*m1 + 0.3062576536*m2)*(r - 0.01)) - 0.001", NAMES)
+    assert judge(found, law, 2)["verdict"] == "correct"
+    wrong = parse_expression("-0.6125153072*m1*m2*r*(0.35*dx - 2.27*dy)/((0.3062576536*m1 + 0.6125*m2)*(r - 0.01))", NAMES)
+    assert judge(wrong, law, 2)["verdict"] == "wrong"

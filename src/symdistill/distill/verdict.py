@@ -132,12 +132,18 @@ def _split_powers(expr: sp.Expr) -> sp.Expr:
 
 
 def _cancelled(term: sp.Expr) -> sp.Expr:
-    """A term with common factors of its numerator and denominator cancelled, so that equal
-    rational functions (r / (r^3 s + r s) and 1 / (r^2 s + s)) are one key."""
+    """A term with common factors of its numerator and denominator cancelled and each made
+    primitive (its numeric content moved to the coefficient), so that equal rational functions
+    (r / (r^3 s + r s) and 1 / (r^2 s + s); m1 m2 / (10 m1 + 10 m2) and m1 m2 / (m1 + m2) / 10)
+    are one key."""
     try:
-        return sp.cancel(term)
+        n, d = sp.fraction(sp.cancel(term))
+        (cn, n), (cd, d) = n.as_content_primitive(), d.as_content_primitive()
     except (sp.PolynomialError, TypeError, ValueError):
-        return term
+        return sp.expand(term)
+    # the numerator's terms over the primitive denominator (expanding the whole would carry
+    # the content back into the denominator: 33 x / (10 m1 + 10 m2))
+    return sp.Add(*(cn / cd * t / d for t in sp.Add.make_args(sp.expand(n))))
 
 
 def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
@@ -153,7 +159,7 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
                 numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
                 if numbers != 1:
                     coeff, rest = coeff * sp.Float(float(numbers)), rest / numbers
-                rounded = sp.expand(_cancelled(_round_inner(rest)))
+                rounded = _cancelled(_round_inner(rest))
                 if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
                     nxt.append((scale * float(coeff), rounded))
                 elif rounded != 0:
