@@ -100,6 +100,7 @@ class TrainingDiverged(RuntimeError):
 #: losses in the running median that the divergence check compares (robust to single batches)
 WINDOW = 50
 SYNC_EVERY = 50  # steps between reading the losses back from the device (one host sync)
+ROTATIONS = 1000  # random rotations drawn at once (augment_rotate)
 
 
 @contextmanager
@@ -174,6 +175,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=s.lr, weight_decay=s.weight_decay, fused=True)
         self.sched = make_schedule(self.opt, s)
         self.gen = torch.Generator(self.device).manual_seed(s.seed)
+        self.rotations: list[torch.Tensor] = []  # drawn, not yet used (augment_rotate)
         self.best_val, self.best_state = math.inf, None
         # the scales a diverged run is judged against: the loss and MAE of predicting zero
         self.node_weight = self._node_weight()
@@ -211,13 +213,17 @@ class Trainer:
 
     def _rotate(self, x, y, shift=None):
         """x, y rotated by one random proper rotation (positions, velocities and targets), and
-        the periodic shifts with them (the graph is built before the rotation, in the cell)."""
+        the periodic shifts with them (the graph is built before the rotation, in the cell).
+        Rotations are drawn ROTATIONS at a time (one batched QR instead of one per step)."""
         d = self.dim
-        q, r = torch.linalg.qr(torch.randn(d, d, device=self.device, generator=self.gen, dtype=x.dtype))
-        q = q * torch.sign(torch.diagonal(r))  # uniform over O(d); flip one axis if improper
-        q = torch.cat([q[:, :1] * torch.det(q).sign(), q[:, 1:]], dim=1)
-        x = torch.cat([x[..., :d] @ q.T, x[..., d : 2 * d] @ q.T, x[..., 2 * d :]], dim=-1)
-        return x, y @ q.T, None if shift is None else shift @ q.T
+        if not self.rotations:
+            q, r = torch.linalg.qr(torch.randn(ROTATIONS, d, d, device=self.device, generator=self.gen, dtype=x.dtype))
+            q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # uniform over O(d)
+            q[:, :, 0] *= torch.det(q).sign().unsqueeze(-1)  # flip one axis where improper
+            self.rotations = list(q.transpose(-1, -2).unbind(0))
+        qt = self.rotations.pop()
+        moved = (x[..., : 2 * d].unflatten(-1, (2, d)) @ qt).flatten(-2)  # positions and velocities
+        return torch.cat([moved, x[..., 2 * d :]], dim=-1), y @ qt, None if shift is None else shift @ qt
 
     def graph_error(self, err: torch.Tensor) -> torch.Tensor:
         """Per-graph error from |error| [graphs, n, dim]: summed (mae) or node-weighted (relative)."""
@@ -367,7 +373,7 @@ class Trainer:
             "digest": self.digest, "step": self.step, "elapsed": self.elapsed,
             "model_settings": asdict(self.model.cfg), "state_dict": self.model.state_dict(),
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(), "rotations": self.rotations,
             "best_val": self.best_val, "best_state": self.best_state, "history": self.history,
         }
         with atomic_path(self.ckpt) as tmp:
@@ -382,6 +388,7 @@ class Trainer:
         self.opt.load_state_dict(blob["optimizer"])
         self.sched.load_state_dict(blob["scheduler"])
         self.gen.set_state(blob["generator"])
+        self.rotations = blob.get("rotations", [])
         torch.set_rng_state(blob["torch_rng"])
         self.step, self.best_val, self.best_state = blob["step"], blob["best_val"], blob["best_state"]
         self.history, self.elapsed = blob["history"], blob["elapsed"]
