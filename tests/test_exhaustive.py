@@ -127,3 +127,13 @@ def test_a_rational_mass_factor_is_one_term_whatever_its_scale():
     assert judge(found, law, 2)["verdict"] == "correct"
     wrong = parse_expression("-0.6125153072*m1*m2*r*(0.35*dx - 2.27*dy)/((0.3062576536*m1 + 0.6125*m2)*(r - 0.01))", NAMES)
     assert judge(wrong, law, 2)["verdict"] == "wrong"
+
+
+def test_an_inner_constant_on_the_rounding_grids_edge_is_the_truths():
+    """U = -m1 m2 e^(-r^2/4): the exact force with e^(-0.25 r^2) is correct (rounding 0.25 to
+    the 0.1 grid alone made it e^(-r^2/5)); e^(-0.35 r^2) and e^(-0.2 r^2) are still wrong."""
+    law = Law("gausswide_like", parse_expression("-m1*m2*exp(-r**2/4)", NAMES).subs(sp.Symbol("r", real=True), r), 5e-3)
+    found = "-0.4999999999*m1*m2*r*(0.3*dx - 1.2*dy)*exp({}*r**2)/(r - 0.01) + 0.002"
+    assert judge(parse_expression(found.format("-0.2500000001"), NAMES), law, 2)["verdict"] == "correct"
+    for wrong in ("-0.35", "-0.2"):
+        assert judge(parse_expression(found.format(wrong), NAMES), law, 2)["verdict"] == "wrong", wrong

@@ -8,7 +8,7 @@ A message may be any linear map of the force, so an expression f is judged again
   split into numerator and denominator, each term's common factors cancelled, so equal rational
   forms are one term), constants inside each term are
   rounded (to 0.1, so the 0.01 softening and fitted near-integers like r - 0.998 become r and
-  r - 1); f passes when its term coefficients are a . F + c up to 5% (SRBench's "the difference
+  r - 1; one within 0.05 of a number of the true law becomes that number); f passes when its term coefficients are a . F + c up to 5% (SRBench's "the difference
   simplifies to a constant", with the top-level coefficients left free).
 
 Both together say the *form* is right. The *constants* (rest lengths, decay rates, ratios of
@@ -38,6 +38,7 @@ from symdistill.core.laws import SOFTENING, Law
 NUMERIC_R2 = 0.999
 SYMBOLIC_TOL = 0.05
 CONSTANT_TOL = 0.01
+ANCHOR_TOL = 0.05  # an inner constant this close to one of the truth's numbers is that number
 #: the verdict of every law of a data set without a reference law (nothing to judge it against)
 UNKNOWN = {"verdict": "unknown", "form": "unknown", "evidence": {}}
 
@@ -99,9 +100,12 @@ def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray,
             "finite_fraction": float(ok.mean()), "pass": bool(r2 > NUMERIC_R2)}
 
 
-def _round_inner(expr: sp.Expr) -> sp.Expr:
+def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
     """Round constants inside a term (not its overall coefficient) to 0.1; snap to exact numbers.
-    A power's exponent is snapped to the simplest rational within 0.01 instead (r^0.25 is
+    A constant within 0.05 of one of the true law's own numbers (``anchors``) is snapped to that
+    number instead (e^(-0.25 r^2) is e^(-r^2/4): rounding alone makes it e^(-r^2/5), and 0.25
+    lies on the grid's edge), so the grid's tolerance is centred on the truth wherever the truth
+    has a constant. A power's exponent is snapped to the simplest rational within 0.01 (r^0.25 is
     r^(1/4), not the r^(1/5) that rounding to 0.1 makes of it)."""
     def monic(e):  # (c*r - c*k)^p -> c^p (r - k)^p, so inner constants are comparable
         terms = [t for t in sp.Add.make_args(e.base) if not t.is_number]
@@ -113,8 +117,20 @@ def _round_inner(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: e.is_Pow and e.base.is_Add, monic)
     expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Float,
                         lambda e: sp.Pow(e.base, sp.nsimplify(float(e.exp), tolerance=0.01, rational=True)))
-    reps = {f: sp.nsimplify(round(float(f), 1)) for f in expr.atoms(sp.Float)}
-    return expr.xreplace(reps)
+    def snapped(f: float) -> sp.Expr:
+        near = min(anchors, key=lambda a: abs(a - f), default=None)
+        if near is not None and abs(near - f) <= ANCHOR_TOL:
+            return sp.nsimplify(near, rational=True)
+        return sp.nsimplify(round(f, 1))
+
+    return expr.xreplace({f: snapped(float(f)) for f in expr.atoms(sp.Float)})
+
+
+def anchors(targets: list[sp.Expr]) -> tuple[float, ...]:
+    """The true law's numbers that inner constants may be snapped to: every number in it, with
+    either sign, that rounding to 0.1 would not make zero (the 0.01 softening is left out)."""
+    numbers = {abs(float(n)) for t in targets for n in sp.sympify(t).atoms(sp.Number)}
+    return tuple(sorted({s * n for n in numbers if n >= ANCHOR_TOL for s in (1.0, -1.0)}))
 
 
 def _split_powers(expr: sp.Expr) -> sp.Expr:
@@ -146,8 +162,9 @@ def _cancelled(term: sp.Expr) -> sp.Expr:
     return sp.Add(*(cn / cd * t / d for t in sp.Add.make_args(sp.expand(n))))
 
 
-def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
-    """expr as {term without coefficient: coefficient}, after expansion and inner rounding."""
+def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] = ()) -> dict[sp.Expr, float]:
+    """expr as {term without coefficient: coefficient}, after expansion and inner rounding
+    (``_round_inner``, with the true law's ``anchors``)."""
     out: dict[sp.Expr, float] = defaultdict(float)
     pending = [(1.0, sp.expand(_split_powers(sp.sympify(expr))))]
     for _ in range(passes):
@@ -159,7 +176,7 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
                 numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
                 if numbers != 1:
                     coeff, rest = coeff * sp.Float(float(numbers)), rest / numbers
-                rounded = _cancelled(_round_inner(rest))
+                rounded = _cancelled(_round_inner(rest, anchors))
                 if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
                     nxt.append((scale * float(coeff), rounded))
                 elif rounded != 0:
@@ -175,8 +192,9 @@ def canonical_terms(expr: sp.Expr, passes: int = 3) -> dict[sp.Expr, float]:
 def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], offset: bool = True) -> dict:
     """Is expr's term vector a . (targets' term vectors) + c (c = 0 unless ``offset``), up to SYMBOLIC_TOL?"""
     try:
-        t = canonical_terms(expr)
-        basis = [canonical_terms(x) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
+        near = anchors(targets)
+        t = canonical_terms(expr, anchors=near)
+        basis = [canonical_terms(x, anchors=near) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
     except (TypeError, ValueError, sp.SympifyError) as err:
         return {"pass": False, "reason": f"could not expand: {err}"}
     keys = sorted(set(t).union(*basis), key=sp.default_sort_key)
