@@ -8,8 +8,9 @@ A message may be any linear map of the force, so an expression f is judged again
   split into numerator and denominator, each term's common factors cancelled, so equal rational
   forms are one term), constants inside each term are
   rounded (to 0.1, so the 0.01 softening and fitted near-integers like r - 0.998 become r and
-  r - 1; one within 0.05 of a number of the true law becomes that number); f passes when its term coefficients are a . F + c up to 5% (SRBench's "the difference
-  simplifies to a constant", with the top-level coefficients left free).
+  r - 1; one within 0.05 of a number of the true law becomes that number); f passes when its
+  term coefficients are a . F + c up to 5% (SRBench's "the difference simplifies to a
+  constant", with the top-level coefficients left free).
 
 Both together say the *form* is right. The *constants* (rest lengths, decay rates, ratios of
 terms, exponents) are judged apart: the median relative deviation of f from its best a . F + c
@@ -126,7 +127,7 @@ def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
     return expr.xreplace({f: snapped(float(f)) for f in expr.atoms(sp.Float)})
 
 
-def anchors(targets: list[sp.Expr]) -> tuple[float, ...]:
+def truth_numbers(targets: list[sp.Expr]) -> tuple[float, ...]:
     """The true law's numbers that inner constants may be snapped to: every number in it, with
     either sign, that rounding to 0.1 would not make zero (the 0.01 softening is left out)."""
     numbers = {abs(float(n)) for t in targets for n in sp.sympify(t).atoms(sp.Number)}
@@ -192,7 +193,7 @@ def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] =
 def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], offset: bool = True) -> dict:
     """Is expr's term vector a . (targets' term vectors) + c (c = 0 unless ``offset``), up to SYMBOLIC_TOL?"""
     try:
-        near = anchors(targets)
+        near = truth_numbers(targets)
         t = canonical_terms(expr, anchors=near)
         basis = [canonical_terms(x, anchors=near) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
     except (TypeError, ValueError, sp.SympifyError) as err:
