@@ -8,7 +8,8 @@ import torch
 
 from symdistill.core.config import load_config, sr_settings
 from symdistill.core.edges import edge_features, edge_matrix, pair_forces, pair_potentials
-from symdistill.core.laws import Law
+from symdistill.core.expr import parse_expression
+from symdistill.core.laws import POTENTIAL_SYMBOLS, Law
 from symdistill.distill.symbolic import SearchContext, SRSettings, as_good, central_components, get_engine, search_front
 from symdistill.distill.verdict import judge
 from symdistill.gnn.models import GraphNetwork, ModelSettings
@@ -69,9 +70,7 @@ def test_a_law_simpler_as_a_potential_is_found_through_its_potential():
     """Yukawa's force e^-r (1 + r) / r^2 from messages that are a rotated, offset copy of it,
     with the work integral of the same map: the potential search offers e^-r / r, whose force is
     the law (chosen on the messages here; the pipeline chooses on the data)."""
-    law = Law("yukawa", sp.sympify("q1*q2*exp(-r)/r", locals={"r": sp.Symbol("r", real=True),
-                                                              "q1": sp.Symbol("q1", real=True),
-                                                              "q2": sp.Symbol("q2", real=True)}), 1e-3)
+    law = Law("yukawa", parse_expression("q1*q2*exp(-r)/r", POTENTIAL_SYMBOLS), 1e-3)
     X = _edges(2500)
     A, b = np.array([[0.3, -1.2], [0.9, 0.4]]), np.array([0.1, -0.2])
     F = pair_forces(law, X, 2)
@@ -108,9 +107,7 @@ def test_the_potential_route_runs_only_where_no_law_is_exact(monkeypatch, loss, 
 
     import symdistill.distill.symbolic as symbolic
 
-    law = Law("inverse_square", sp.sympify("q1*q2/r", locals={"r": sp.Symbol("r", real=True),
-                                                             "q1": sp.Symbol("q1", real=True),
-                                                             "q2": sp.Symbol("q2", real=True)}), 1e-3)
+    law = Law("inverse_square", parse_expression("q1*q2/r", POTENTIAL_SYMBOLS), 1e-3)
     X = _edges(600)
     M = pair_forces(law, X, 2)
     calls = []
