@@ -10,6 +10,8 @@ ABLATIONS: dict[str, dict] = {
     "exhaustive: 0 (Operon's searches in one variable too)": {"exhaustive": 0},
     "exhaustive: 8 (every expression up to 8 nodes in one variable)": {"exhaustive": 8},
     "potential: false (no search of the integrated messages)": {"potential": False},
+    "data_search: false (no search of the radial terms on the data: the default before 2026-12-06)": {
+        "data_search": False},
     "log_r: true (searches also see log r)": {"log_r": True},
     "operators without sqrt (the 2026-12-04 grammar)": {"operators": ["add", "sub", "mul", "div", "exp", "log"]},
     "samples: 1000 (searches 2.5x cheaper)": {"samples": 1000},

@@ -89,3 +89,50 @@ def test_acceleration_messages_choose_no_division(data):
     train, held_out = frames(data["r2"])
     cal = calibrate_law({"radial": "-1.3*m2/r**2"}, train, held_out)
     assert not cal.model.divide_by_mass and cal.loss < 1e-20
+
+
+def test_a_term_searched_on_the_data_is_the_law_in_its_read_out_family(data):
+    """A one-variable search scored on the accelerations (``TermData``): with the factor m1 m2
+    and the division by the receiver's mass, the short r2 law is found to the data's precision;
+    the same search without the division finds nothing that fits; and a tree's screened loss
+    is the squared norm of its fitted residuals (the variable projection is exact)."""
+    from symdistill.distill import exhaustive
+    from symdistill.distill.calibrate import TermData
+
+    train, _ = frames(data["r2"])
+    cols = dict(zip(["dx", "dy", "r", "m1", "m2", "q1", "q2"], train.columns))
+    factor = cols["m1"] * cols["m2"]
+    ops = ["add", "sub", "mul", "div", "exp", "log", "sqrt"]
+    right = exhaustive.front(exhaustive.search_target(TermData(train, factor, [], True), ops, size=4))
+    best = min(right, key=lambda m: m.loss)
+    assert best.loss < 1e-20
+    f = exhaustive.evaluate(best.tree, cols["r"], best.theta)
+    np.testing.assert_allclose(best.a * f + best.b, -1 / cols["r"] ** 2, rtol=1e-7, atol=1e-9)
+    wrong = exhaustive.search_target(TermData(train, factor, [], False), ops, size=4)
+    assert min(m.loss for m in wrong) > 1e-3
+    target = TermData(train, factor, [], True)
+    g = 1 / (cols["r"] + 0.3)
+    _, resid = target.fit(g.reshape(-1))
+    assert target.losses(g.reshape(1, -1))[0] == pytest.approx(float(resid @ resid) / target.nodes, rel=1e-9)
+
+
+def test_the_data_searchs_sum_over_neighbours_is_the_pairs_own_on_a_periodic_radius_graph():
+    """``TermData`` sums edges onto receivers with one sparse product; on a periodic radius graph
+    (padded to one edge count per graph) it agrees with ``Pairs.sum``, and padding never counts
+    (its values set to NaN change nothing)."""
+    from symdistill.core.geometry import Geometry
+    from symdistill.distill.calibrate import TermData
+
+    rng = np.random.default_rng(4)
+    G, n, d, L = 3, 20, 3, 4.0
+    pos = rng.uniform(0, L, (G, n, d))
+    ones = np.ones((G, n))
+    geometry = Geometry(1.5, ((L, 0, 0), (0, L, 0), (0, 0, L)))
+    f = Frames(pos, np.zeros_like(pos), ones, ones, rng.standard_normal((G, n, d)), 0.0, geometry)
+    assert f.pairs.valid is not None and not f.pairs.valid.all()  # padded
+    values = rng.standard_normal(f.pairs.valid.shape)
+    target = TermData(f, np.ones_like(values), [], divide=False)
+    want = f.pairs.sum(values[..., None])[..., 0].reshape(-1)
+    np.testing.assert_allclose(target.gather @ values.reshape(-1), want, rtol=1e-12, atol=1e-12)
+    values[~f.pairs.valid] = np.nan
+    np.testing.assert_allclose(target.gather @ values.reshape(-1), want, rtol=1e-12, atol=1e-12)

@@ -44,7 +44,7 @@ def test_short_laws_are_found_exactly(truth, size):
     front = exhaustive.front(exhaustive.search(x, y, OPERATORS, size=7))
     best = [f for f in front if f[0] <= size]
     assert best and best[-1][1] < 1e-12 * np.var(y)
-    n, loss, tree, theta, a, b = best[-1]
+    n, loss, tree, theta, a, b = best[-1][:6]
     law = parse_expression(f"{a!r}*({exhaustive.text(tree, theta, 'r')}) + {b!r}", ["r"])
     got = sp.lambdify(sp.Symbol("r", real=True), law)(x)
     assert np.allclose(got, y, rtol=1e-6, atol=1e-9 * np.abs(y).max())

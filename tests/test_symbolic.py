@@ -272,3 +272,33 @@ def test_numeric_constants_inside_a_law_are_coefficients():
     right = "(14.7781122*exp(-2*r) - 5.4365637*exp(-r))*dx/r"
     assert judge(right, law, 2)["verdict"] == "correct"
     assert judge("(14.7781122*exp(-2*r) - 6.0*exp(-r))*dx/r", law, 2)["verdict"] == "wrong"
+
+
+def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
+    """Messages whose radial profile the network has squashed (m1 m2 3 tanh(g(r) / 3) for the
+    force m1 m2 g(r), then a linear map and an offset) hide the form of U = m1 m2 (r^2 / 2 +
+    2.5 e^(-r)) from every search on them;
+    the data search (its factor m1 m2 from the messages, its radial form scored on a simulated
+    data set's accelerations) finds the law, and the data choice takes it."""
+    from symdistill.distill.calibrate import Frames
+    from symdistill.distill.symbolic import SearchContext, central_components
+    from symdistill.physics.simulate import SimSettings, simulate
+
+    text = "m1*m2*(r**2/2 + 2.5*exp(-r))"
+    law = Law("corespring", P(text).subs(sp.Symbol("r", real=True), r), 5e-3)
+    path = simulate(SimSettings(law="corespring", n=4, dim=2, n_sims=20, steps=40, block=10,
+                                custom_laws={"corespring": {"potential": text, "dt": 5e-3}}), tmp_path / "d.h5", quiet=True)
+    data = {"train": Frames.read(path, "train", 50, 0.01), "held_out": Frames.read(path, "validation", 50, 0.01)}
+    X = fresh_edges(2, False, count=1500, seed=7)
+    X = X[X[:, 2] < 4]
+    F = np.column_stack([sp.lambdify([sp.Symbol(c, real=True) for c in NAMES], f)(*X.T)
+                         for f in true_laws(law, 2)["force"]])
+    phi = X[:, 3] * X[:, 4]
+    g = (F * X[:, :2]).sum(axis=1) / (X[:, 2] - 0.01) / phi  # the radial law over its factor
+    M = (F * (3 * np.tanh(g / 3) / g)[:, None]) @ np.array([[0.3, -1.2], [0.9, 0.4]]).T + np.array([0.1, -0.2])
+    s = SRSettings(engine="operon", generations=5, population_size=200, threads=1, seed=0, choice="data",
+                   objectives=["r2"], potential=False)
+    comps, radial = central_components(get_engine("operon"), X, M, NAMES, 2, s, [0, 1], SearchContext(), data)
+    assert radial["chosen"]["origin"].startswith("data"), radial["chosen"]
+    assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \
+        radial["chosen"]["expression"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares as nonlinear_least_squares
+from scipy.sparse import csr_matrix
 
 from symdistill.core.edges import edge_columns, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
@@ -250,6 +251,108 @@ def calibrate_law(law: dict, train: Frames, held_out: Frames, divide: bool | Non
     if "potential" in law and divide is None:
         divide = True
     return calibrate(comps, params, theta, train, held_out, fit_constants, divide=divide)
+
+
+SCREEN_EDGES = 512  # edges (whole graphs) a tree is screened on in a search on the data
+
+
+@dataclass
+class TermData:
+    """A data set's accelerations as the target of a one-variable search (``exhaustive.Target``):
+    a tree f(r) is one term of a pairwise central law,
+
+        a_i = m_i^p (sum_j [phi_ij (a f(r_ij) + b) + sum_k c_k h_k(e_ij)] u_ij + deg_i v),
+
+    ``factor`` phi (per edge, [G, E]) the term's monomial in the masses and charges, ``others``
+    h_k the law's other terms held in form, u_ij = dx / |dx|; a, b, c_k and v (the per-edge
+    constant) are solved by weighted least squares (variable projection: the fixed columns are
+    projected out once), the mass power p (``divide``: p = -1) given. The weights and the loss
+    are ``calibrate``'s: each node's squared error over |a_i|^2 + s^2, averaged over nodes."""
+
+    frames: Frames
+    factor: np.ndarray
+    others: list[np.ndarray]
+    divide: bool
+    s2: float | None = None  # the floor of the relative error (default: this data's ``_scale``)
+
+    def __post_init__(self):
+        f, d = self.frames, self.frames.dim
+        G, n = f.pos.shape[:2]
+        E = self.factor.shape[1]
+        receiver = np.broadcast_to(f.pairs.receiver, (G, E))
+        real = np.ones((G, E), dtype=bool) if f.pairs.valid is None else f.pairs.valid
+        rows = (np.arange(G)[:, None] * n + receiver)[real]
+        # sums edges onto their receivers [G n, G E] (padding left out, so its values never count)
+        self.gather = csr_matrix((np.ones(len(rows)), (rows, np.flatnonzero(real.ravel()))), shape=(G * n, G * E))
+        cols = f.columns
+        dist = cols[d] - f.softening
+        self.unit = np.stack([cols[k] / dist for k in range(d)], axis=-1)  # [G, E, d]
+        self.x = np.broadcast_to(cols[d], self.factor.shape).reshape(-1)
+        self.nodes = f.pos.shape[0] * f.pos.shape[1]
+        y = f.acc.reshape(-1, d)
+        s2 = _scale(f.acc) if self.s2 is None else self.s2
+        self.s2 = s2
+        w = 1.0 / np.sqrt((y**2).sum(-1) + s2)
+        self.scale = np.repeat(w / (f.masses.reshape(-1) if self.divide else 1.0), d)  # per row: weight and 1/m
+        self.yw = y.reshape(-1) * np.repeat(w, d)
+        fixed = [self._columns(self.factor[None].reshape(1, -1))[0]]  # phi b
+        fixed += [self._columns(h[None].reshape(1, -1))[0] for h in self.others]
+        fixed += [np.tile(np.eye(d)[k], len(y)) * np.repeat(f.degree, d) * self.scale for k in range(d)]
+        self.fixed = np.column_stack(fixed)
+        ok = np.isfinite(self.fixed).all(axis=1)
+        self.fixed[~ok] = 0.0
+        self.Q, _ = np.linalg.qr(self.fixed)
+        self.py = self.yw - self.Q @ (self.Q.T @ self.yw)
+
+    def _columns(self, F: np.ndarray) -> np.ndarray:
+        """Rows F [T, G * E] of per-edge values of f as weighted per-node columns [T, G * n * d]."""
+        G, E = self.factor.shape
+        d = self.frames.dim
+        T = len(F)
+        with np.errstate(all="ignore"):
+            per_edge = F.reshape(T, G * E, 1) * (self.factor[..., None] * self.unit).reshape(1, G * E, d)
+            summed = self.gather @ per_edge.transpose(1, 0, 2).reshape(G * E, T * d)  # [G n, T d]
+            return summed.reshape(-1, T, d).transpose(1, 0, 2).reshape(T, -1) * self.scale
+
+    def losses(self, F: np.ndarray) -> np.ndarray:
+        C = self._columns(np.asarray(F, float))
+        with np.errstate(all="ignore"):
+            P = C - (C @ self.Q) @ self.Q.T
+            den = (P * P).sum(axis=1)
+            num = P @ self.py
+            loss = (float(self.py @ self.py) - num * num / den) / self.nodes
+        ok = np.isfinite(C).all(axis=1) & np.isfinite(loss) & (den > 1e-12 * float(self.yw @ self.yw))
+        return np.where(ok, np.maximum(loss, 0.0), np.inf)
+
+    @property
+    def count(self) -> int:
+        """The loss's divisor: a loss is the weighted residuals' squared norm over the nodes."""
+        return self.nodes
+
+    def project(self, F: np.ndarray) -> np.ndarray:
+        """Rows F [T, G * E] of per-edge values as weighted per-node columns with the fixed
+        columns projected out (``py`` is the data so projected)."""
+        C = self._columns(np.asarray(F, float))
+        with np.errstate(all="ignore"):
+            return C - (C @ self.Q) @ self.Q.T
+
+    def fit(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f = np.asarray(f, float)
+        D = np.column_stack([self._columns(f.reshape(len(f), -1).T).T, self.fixed])
+        if not np.isfinite(D).all():
+            return np.full(D.shape[1], np.nan), self.failed()
+        coef, *_ = np.linalg.lstsq(D, self.yw, rcond=None)
+        return coef, D @ coef - self.yw
+
+    def failed(self) -> np.ndarray:
+        return np.full_like(self.yw, 1e3)
+
+    def screen(self, rng: np.random.Generator) -> TermData:
+        G, E = self.factor.shape
+        f = self.frames
+        keep = np.sort(rng.choice(G, max(1, min(G, SCREEN_EDGES // max(E, 1))), replace=False))
+        sub = Frames(f.pos[keep], f.vel[keep], f.charges[keep], f.masses[keep], f.acc[keep], f.softening, f.geometry)
+        return TermData(sub, self.factor[keep], [h[keep] for h in self.others], self.divide, self.s2)
 
 
 def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames, divide: bool) -> list[tuple[list[int], np.ndarray]]:

@@ -17,6 +17,11 @@ pair potential and is scored by its derivative, a f'(x) + b (central differences
 law e^(-2r)/r is six nodes as a potential and eleven as its force e^(-2r)(1 + 2r)/r^2, and
 fitting the force with a potential's derivative needs no integration of noisy forces.
 
+A tree is scored against a ``Target``: the best linear use of its values. ``Values`` is a
+sampled function y(x) (a f + b, as above); ``symdistill.distill.calibrate.TermData`` is a data
+set's accelerations, where the tree is one term phi f(r) of a pairwise central law summed over
+each particle's neighbours, so that a law can be searched on the data themselves.
+
 The shorthand nodes are compositions of the grammar's operators, so every result stays inside
 it: square t = t t (mul), inv t = 1 / t (div), t^c = exp(c log t) (exp and log, or pow).
 """
@@ -24,13 +29,17 @@ it: square t = t t (mul), inv t = 1 / t (div), t^c = exp(c log t) (exp and log, 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from scipy.optimize import least_squares
 
 #: Values a free constant takes on the screening grid (an exponent: ``EXPONENTS``).
 GRID = np.array([-4.0, -2.0, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0, 4.0])
+#: A finer grid (ratios of 1.5 and 4/3 between neighbours), for targets that are cheap to screen
+#: and exact enough that a constant between the coarse grid's values ranks a law below look-alikes.
+FINE_GRID = np.array([-4.0, -3.0, -2.0, -1.5, -1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0])
 EXPONENTS = np.array([-3.0, -2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.5, 2.5, 3.0])
 SCREEN = 256  # samples each tree is screened on (all are used to refine)
 STEP = 1e-4  # relative step of the central differences of a potential's derivative
@@ -165,16 +174,58 @@ def scaled_loss(F: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np
     return np.where(np.isfinite(loss) & (vf > 1e-12 * vy), np.maximum(loss, 0.0), np.inf)
 
 
-def _screen(t: Tree, x: np.ndarray, y: np.ndarray, w: np.ndarray, derivative: bool) -> tuple[float, np.ndarray]:
+class Target(Protocol):
+    """What a tree is scored against: ``x`` the variable at each sample; ``losses`` the loss of
+    the best linear use of each row of values F [T, len(x)]; ``fit`` the coefficients of the
+    best linear use of one tree's values (its scale first, then its offset) and the weighted
+    residuals; ``failed`` the residuals that stand for a tree not finite at some sample;
+    ``screen`` the subset a tree is first screened on."""
+
+    x: np.ndarray
+
+    def losses(self, F: np.ndarray) -> np.ndarray: ...
+
+    def fit(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def failed(self) -> np.ndarray: ...
+
+    def screen(self, rng: np.random.Generator) -> Target: ...
+
+
+@dataclass
+class Values:
+    """Samples y(x) of a function, squared errors weighted by w (mean 1): a tree f is a f + b."""
+
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+    def losses(self, F: np.ndarray) -> np.ndarray:
+        return scaled_loss(F, self.y, self.w)
+
+    def fit(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b, resid = _linear(f, self.y, self.w)
+        return np.array([a, b]), resid
+
+    def failed(self) -> np.ndarray:
+        return np.full_like(self.y, 1e6 * (np.std(self.y) + 1.0))
+
+    def screen(self, rng: np.random.Generator) -> Values:
+        sub = rng.choice(len(self.x), min(SCREEN, len(self.x)), replace=False)
+        return Values(self.x[sub], self.y[sub], self.w[sub])
+
+
+def _screen(t: Tree, target: Target, derivative: bool, grid: np.ndarray = GRID) -> tuple[float, np.ndarray]:
     """The tree's best loss on the constants' grid and the constants that give it."""
+    x = target.x
     slots = _exponent_slots(t)
     if not slots:
-        return float(scaled_loss(evaluate(t, x, (), derivative)[None, :], y, w)[0]), np.zeros(0)
-    axes = np.meshgrid(*[EXPONENTS if e else GRID for e in slots], indexing="ij")
+        return float(target.losses(evaluate(t, x, (), derivative)[None, :])[0]), np.zeros(0)
+    axes = np.meshgrid(*[EXPONENTS if e else grid for e in slots], indexing="ij")
     theta = np.stack([a.ravel() for a in axes], axis=1)
     F = np.broadcast_to(evaluate(t, x[None, :], [theta[:, [k]] for k in range(len(slots))], derivative),
                         (len(theta), len(x)))
-    losses = scaled_loss(F, y, w)
+    losses = target.losses(F)
     best = int(np.argmin(losses))
     return float(losses[best]), theta[best]
 
@@ -187,24 +238,24 @@ def _linear(f: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, 
     return float(a), float(b), root * (y - a * f - b)
 
 
-def _refine(t: Tree, x: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray,
-            derivative: bool) -> tuple[float, np.ndarray]:
-    """Levenberg-Marquardt on the constants, the scale and offset solved linearly at each step."""
+def _refine(t: Tree, target: Target, start: np.ndarray, derivative: bool) -> tuple[float, np.ndarray]:
+    """Levenberg-Marquardt on the constants, the linear coefficients solved at each step."""
+    x = target.x
 
     def resid(theta):
         f = evaluate(t, x, theta, derivative)
         if not np.all(np.isfinite(f)):
-            return np.full_like(y, 1e6 * (np.std(y) + 1.0))
-        return _linear(f, y, w)[2]
+            return target.failed()
+        return target.fit(f)[1]
 
     if len(start) == 0:
-        return float(scaled_loss(evaluate(t, x, (), derivative)[None, :], y, w)[0]), start
+        return float(target.losses(evaluate(t, x, (), derivative)[None, :])[0]), start
     try:
         fit = least_squares(resid, start, method="lm", max_nfev=200 * (len(start) + 1))
         theta = fit.x
     except (ValueError, np.linalg.LinAlgError):
         theta = start
-    return float(scaled_loss(evaluate(t, x, theta, derivative)[None, :], y, w)[0]), theta
+    return float(target.losses(evaluate(t, x, theta, derivative)[None, :])[0]), theta
 
 
 def text(t: Tree, theta, name: str) -> str:
@@ -221,6 +272,7 @@ class Member(NamedTuple):
     theta: np.ndarray
     a: float
     b: float
+    rest: tuple = ()  # the target's further linear coefficients (``Target.fit`` after a and b)
 
 
 def search(x: np.ndarray, y: np.ndarray, operators: list[str], size: int = 7, constants: int = 2,
@@ -229,29 +281,134 @@ def search(x: np.ndarray, y: np.ndarray, operators: list[str], size: int = 7, co
     """The best ``refine`` trees of each size up to ``size`` nodes as a f(x) + b (``derivative``:
     a f'(x) + b), refined, by size then loss (the caller keeps its front, after dropping members
     it cannot use). ``weights`` weight each sample's squared error."""
-    unary, binary = grammar(operators)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(w) & (w > 0)
-    x, y, w = np.asarray(x, float)[ok], np.asarray(y, float)[ok], w[ok] / w[ok].mean()
-    rng = np.random.default_rng(seed)
-    sub = rng.choice(len(x), min(SCREEN, len(x)), replace=False)
-    xs, ys, ws = x[sub], y[sub], w[sub]
+    target = Values(np.asarray(x, float)[ok], np.asarray(y, float)[ok], w[ok] / w[ok].mean())
+    return search_target(target, operators, size, constants, refine, seed, derivative)
+
+
+def search_target(target: Target, operators: list[str], size: int = 7, constants: int = 2,
+                  refine: int = 6, seed: int = 0, derivative: bool = False,
+                  grid: np.ndarray = GRID) -> list[Member]:
+    """``search`` against any ``Target``: every tree screened on ``target.screen`` (its constants
+    on ``grid``), the best ``refine`` of each size refined on the whole target."""
+    unary, binary = grammar(operators)
+    screen = target.screen(np.random.default_rng(seed))
     out = []
     for n, level in enumerate(trees(size, constants, unary, binary), start=1):
         # a scale or offset at the top is the linear a and b
         top = [t for t in level if t[0] != "c" and not (t[0] in ("add", "mul") and t[1][0] == "c")]
-        screened = sorted(((*_screen(t, xs, ys, ws, derivative), i) for i, t in enumerate(top)), key=lambda s: s[0])
+        screened = sorted(((*_screen(t, screen, derivative, grid), i) for i, t in enumerate(top)), key=lambda s: s[0])
         found = []
         for loss, start, i in screened[:refine]:
             if not np.isfinite(loss):
                 continue
-            full, theta = _refine(top[i], x, y, w, start, derivative)
+            full, theta = _refine(top[i], target, start, derivative)
             if not np.isfinite(full):
                 continue
-            a, b, _ = _linear(evaluate(top[i], x, theta, derivative), y, w)
-            found.append(Member(n, full, top[i], theta, a, b))
+            coef, _ = target.fit(evaluate(top[i], target.x, theta, derivative))
+            found.append(Member(n, full, top[i], theta, float(coef[0]), float(coef[1]), tuple(map(float, coef[2:]))))
         out += sorted(found, key=lambda m: m.loss)
     return out
+
+
+class Pair(NamedTuple):
+    """Two refined trees as one law: a f(x; theta_f) + c h(x; theta_h) + b."""
+
+    size: int  # both trees' nodes and the sum's
+    loss: float
+    trees: tuple[Tree, Tree]
+    thetas: tuple[np.ndarray, np.ndarray]
+    coef: np.ndarray  # a, c, then the target's further coefficients (the offset b first)
+
+
+def pair_search(target, operators: list[str], size: int = 4, constants: int = 1, keep: int = 3,
+                seed: int = 0, derivative: bool = False, grid: np.ndarray = GRID) -> list[Pair]:
+    """Every sum of two trees of up to ``size`` nodes (at most ``constants`` constants each, on
+    ``grid``), their two scales solved linearly: a law of two terms of different shape whose
+    relative strength no grid holds (r - 2.5 e^-r, r + r^3 / 2) is seven or more nodes with a
+    constant between two terms, which a grid screen ranks below look-alikes. Each tree-and-grid
+    point is a library column; a pair's loss is the data's squared norm minus what two unit
+    columns explain (from their overlap, all pairs at once); the best ``keep`` pairs of each
+    size are refined (Levenberg-Marquardt on their constants, the scales solved at each step).
+    ``target`` must also ``project`` values (the fixed columns projected out; ``py``) and say
+    its loss divisor (``count``), as ``calibrate.TermData`` does."""
+    unary, binary = grammar(operators)
+    screen = target.screen(np.random.default_rng(seed))
+    library: list[tuple[Tree, np.ndarray, int]] = []
+    columns = []
+    for n, level in enumerate(trees(size, constants, unary, binary), start=1):
+        for t in level:
+            if t[0] == "c" or (t[0] in ("add", "mul") and t[1][0] == "c"):
+                continue  # a scale or offset at the top is the linear fit's
+            slots = _exponent_slots(t)
+            if slots:
+                axes = np.meshgrid(*[EXPONENTS if e else grid for e in slots], indexing="ij")
+                theta = np.stack([a.ravel() for a in axes], axis=1)
+            else:
+                theta = np.zeros((1, 0))
+            F = np.broadcast_to(evaluate(t, screen.x[None, :], [theta[:, [k]] for k in range(len(slots))],
+                                         derivative), (len(theta), len(screen.x)))
+            ok = np.isfinite(F).all(axis=1)
+            library += [(t, th, n) for th in theta[ok]]
+            columns.append(F[ok])
+    if len(library) < 2:
+        return []
+    with np.errstate(all="ignore"):
+        P = screen.project(np.concatenate(columns))
+        norm = np.sqrt((P * P).sum(axis=1))
+        usable = np.isfinite(norm) & (norm > 1e-9 * (np.sqrt(screen.py @ screen.py) + 1e-300))
+        idx = np.flatnonzero(usable)
+        U = P[idx] / norm[idx, None]
+        b = U @ screen.py
+        G = np.clip(U @ U.T, -1.0, 1.0)
+        explained = (b[:, None] ** 2 + b[None, :] ** 2 - 2 * b[:, None] * b[None, :] * G) / (1 - G * G)
+    loss = (float(screen.py @ screen.py) - explained) / screen.count
+    loss[np.tril_indices(len(idx))] = np.inf  # each unordered pair once
+    loss[~np.isfinite(loss) | (1 - G * G < 1e-6)] = np.inf  # (nearly) one column twice
+    sizes = np.array([library[i][2] for i in idx])
+    total = sizes[:, None] + sizes[None, :] + 1
+    out = []
+    for n in np.unique(total):
+        flat = np.where(total == n, loss, np.inf).ravel()
+        for k in np.argsort(flat, kind="stable")[:keep]:
+            if not np.isfinite(flat[k]):
+                break
+            i, j = (idx[q] for q in np.unravel_index(k, loss.shape))
+            refined = _refine_pair(library[i][:2], library[j][:2], target, derivative)
+            if refined is not None:
+                out.append(Pair(int(n), *refined))
+    return sorted(out, key=lambda p: (p.size, p.loss))
+
+
+def _refine_pair(first, second, target, derivative: bool):
+    """Both trees' constants by Levenberg-Marquardt (the scales solved at each step): (loss,
+    trees, thetas, coefficients), or None where the pair is not finite on the target."""
+    (t1, th1), (t2, th2) = first, second
+    cut = len(th1)
+
+    def values(theta):
+        with np.errstate(all="ignore"):
+            return np.column_stack([evaluate(t1, target.x, theta[:cut], derivative),
+                                    evaluate(t2, target.x, theta[cut:], derivative)])
+
+    def resid(theta):
+        f = values(theta)
+        return target.fit(f)[1] if np.isfinite(f).all() else target.failed()
+
+    theta = np.concatenate([th1, th2])
+    if len(theta):
+        try:
+            theta = least_squares(resid, theta, method="lm", max_nfev=100 * (len(theta) + 1)).x
+        except (ValueError, np.linalg.LinAlgError):
+            pass
+    f = values(theta)
+    if not np.isfinite(f).all():
+        return None
+    coef, r = target.fit(f)
+    if not np.isfinite(coef).all():
+        return None
+    return float(r @ r) / target.count, (t1, t2), (theta[:cut], theta[cut:]), coef
 
 
 def front(members: list[tuple]) -> list[tuple]:

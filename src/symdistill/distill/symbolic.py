@@ -12,6 +12,7 @@ Whatever text an engine returns goes through the restricted parser before it is 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import law_from_file, spatial_columns
+from symdistill.core.edges import edge_columns, law_from_file, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.fit import least_squares
 from symdistill.core.laws import SOFTENING
@@ -68,6 +69,7 @@ class SRSettings:
     potential: bool
     log_r: bool
     exhaustive: int
+    data_search: bool
     align_keep: float
     simplify: bool
     restarts: int
@@ -604,6 +606,7 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
         if not all(fronts):
             continue
         knees = [choose(f, "best", s.loss_tolerance)[0] for f in fronts]
+        tried[i]["knees"] = [k.expression for k in knees]
         for t, front in enumerate(members):
             for c in front:
                 parts = [c if j == t else knee for j, knee in enumerate(knees)]
@@ -623,6 +626,67 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
                 if cand.message_loss is not None:
                     out[text] = cand
     return sorted(out.values(), key=lambda c: (c.complexity, c.message_loss)), tried
+
+
+def data_candidates(structures: list[dict], names: list[str], dim: int, data: dict, s: SRSettings,
+                    S: np.ndarray, radial: np.ndarray) -> list[tuple[Candidate, bool]]:
+    """Laws whose radial function is searched on the data set's accelerations rather than on the
+    messages: for each term phi_k g_k(r) of each separable structure that was searched (its
+    factors phi found on the messages), every short g_k (``s.exhaustive`` nodes, as a force and
+    as a short potential's derivative) and every sum of two short trees with both scales fitted
+    (``exhaustive.pair_search``) is scored by the loss of the law on the accelerations, the
+    other terms held at their knees (``calibrate.TermData``). The network gives the structure
+    (pairwise, central, which factors); the data tell its radial form among short expressions,
+    which messages distorted by a network's errors can hide (a look-alike that fits the
+    messages better than the law). Both read-out families are searched (a = sum F / m_i, or the
+    summed terms: a factor read on messages that are accelerations lacks the receiver's mass).
+    Returns each search's front as laws (message losses on ``S``, ``radial``), each with its
+    family (divided by the receiver's mass?)."""
+    searched = [st for st in structures if st.get("searched") and "knees" in st]
+    if not searched:
+        return []
+    frames = data["train"]
+    symbols = [sp.Symbol(c, real=True) for c in edge_columns(dim)]
+    r = sp.Symbol("r", real=True)
+
+    def per_edge(expr: sp.Expr) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            values = sp.lambdify(symbols, expr, "numpy")(*frames.columns)
+        return np.array(np.broadcast_to(np.asarray(values, dtype=float), frames.columns[0].shape))
+
+    out: dict[tuple[str, bool], tuple[Candidate, bool]] = {}
+    for st in searched:
+        factors = [parse_expression(f, names) for f in st["factors"]]
+        knees = [parse_expression(k, ["r"]) for k in st["knees"]]
+        label = f"data, separable {' + '.join(st['factors'])}"
+        for t, factor in enumerate(factors):
+            others = [factors[j] * knees[j] for j in range(len(factors)) if j != t]
+            for divide, is_potential in itertools.product((True, False), (False, True)):
+                target = calibrate.TermData(frames, per_edge(factor), [per_edge(h) for h in others], divide)
+                found = [(m.size, m.loss, [(m.tree, m.theta)], [m.a], m.b, m.rest) for m in exhaustive.search_target(
+                    target, s.operators, s.exhaustive - is_potential, seed=s.seed, derivative=is_potential,
+                    grid=exhaustive.FINE_GRID)]
+                found += [(m.size, m.loss, list(zip(m.trees, m.thetas)), m.coef[:2], m.coef[2], m.coef[3:])
+                          for m in exhaustive.pair_search(target, s.operators, seed=s.seed, derivative=is_potential,
+                                                          grid=exhaustive.FINE_GRID)]
+                for _, _, parts, scales, offset, rest in exhaustive.front(found):
+                    try:
+                        f = sp.Add(*[float(a) * parse_expression(exhaustive.text(t, theta, "r"), ["r"])
+                                     for a, (t, theta) in zip(scales, parts)])
+                        g = sp.diff(f, r) + offset if is_potential else f + offset
+                        law = factor * g + sp.Add(*[sp.Float(c) * h for c, h in zip(rest, others)])
+                        if is_potential and not others:
+                            cand = with_potential(law, -factor * (f + offset * r), names, origin=label)
+                        else:
+                            text = to_sympy_string(str(law), names)
+                            cand = Candidate(simplify.complexity(parse_expression(text, names)), np.nan, text,
+                                             origin=label)
+                    except (ExpressionError, ValueError, TypeError):
+                        continue
+                    cand.message_loss = _message_loss(cand, names, S, radial)
+                    if cand.message_loss is not None and (cand.expression, divide) not in out:
+                        out[cand.expression, divide] = (cand, divide)
+    return sorted(out.values(), key=lambda c: (c[0].complexity, c[0].message_loss))
 
 
 def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
@@ -688,7 +752,8 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
     network's errors put into a law, and the data does not need, goes. A law found as a
     potential U loses terms of U (each term's force -dU_k/dr in the fit) and stays a potential.
     Each result is reduced on the data's ``support`` (samples of the ``names`` variables;
-    ``simplify.on_support``: a variable with one value everywhere is that value)."""
+    ``simplify.on_support``: a variable with one value everywhere is that value). Each member
+    keeps its read-out family (``info["divide_by_mass"]``) unless ``divide`` fixes one."""
     out: dict[str, Candidate] = {}
     spatial = [sp.Symbol(n, real=True) for n in spatial_columns(dim)]
     r = sp.Symbol("r", real=True)
@@ -701,8 +766,8 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
         if not 2 <= len(terms) <= simplify.MAX_TERMS:
             continue
         forces = [-sp.diff(t, r) for t in terms] if potential else list(terms)
-        chain = calibrate.eliminations(forces, [x / dist for x in spatial], data["train"],
-                                       c.info.get("divide_by_mass", True) if divide is None else divide)
+        own = c.info.get("divide_by_mass", True) if divide is None else divide
+        chain = calibrate.eliminations(forces, [x / dist for x in spatial], data["train"], own)
         for step, (keep, beta) in enumerate(chain):
             kept = sp.Add(*[calibrate.rounded(b) * terms[i] for i, b in zip(keep, beta)])
             reduced = kept if support is None else simplify.on_support(kept, symbols, support)
@@ -715,7 +780,7 @@ def _data_eliminations(front: list[Candidate], names: list[str], dim: int, data:
                 continue
             seen.add(text)
             cal = _calibrate_radial(Candidate(0, np.nan, text, origin=f"{c.origin}, data elimination",
-                                              info={"potential": u} if u else {}), names, dim, data, divide)
+                                              info={"potential": u} if u else {}), names, dim, data, own)
             if cal is not None:
                 out[cal.expression] = cal
     return list(out.values())
@@ -783,11 +848,17 @@ def central_components(engine, X: np.ndarray, msgs: np.ndarray, names: list[str]
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
         divide = _mass_power(pool, scalars, dim, data, s.data_tolerance)
         calibrated = [c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in pool) if c is not None]
+        if s.data_search and s.exhaustive and not any(c.loss <= EXACT for c in calibrated):
+            seen = {(c.expression, divide) for c in pool}
+            extra = [(c, own) for c, own in data_candidates(tried, scalars, dim, data, s, S[keep], dec.radial[keep])
+                     if (c.expression, own) not in seen]
+            calibrated += [c for c in (_calibrate_radial(c, scalars, dim, data, own) for c, own in extra)
+                           if c is not None]
         if not any(c.loss <= EXACT for c in calibrated):  # the costlier route only where no law is exact yet
             calibrated += [c for c in (_calibrate_radial(c, scalars, dim, data, divide) for c in potential_route())
                            if c is not None]
         front = pareto(calibrated)
-        front = pareto(front + _data_eliminations(front, scalars, dim, data, divide, S))
+        front = pareto(front + _data_eliminations(front, scalars, dim, data, support=S))
     else:
         pool += potential_route()
         front = pareto([replace(c, loss=c.message_loss) for c in pool])
