@@ -136,3 +136,44 @@ def test_the_data_searchs_sum_over_neighbours_is_the_pairs_own_on_a_periodic_rad
     np.testing.assert_allclose(target.gather @ values.reshape(-1), want, rtol=1e-12, atol=1e-12)
     values[~f.pairs.valid] = np.nan
     np.testing.assert_allclose(target.gather @ values.reshape(-1), want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_terms_offset_carries_its_factor(tmp_path):
+    """The force m1 m2 (r + 3) of U = m1 m2 (r^2 / 2 + 3 r) is one tree (r) and the term's
+    offset b times the same factor m1 m2: the data search finds it exactly, b / a = 3."""
+    from symdistill.distill import exhaustive
+    from symdistill.distill.calibrate import TermData
+    from symdistill.physics.simulate import SimSettings, simulate
+
+    text = "m1*m2*(r**2/2 + 3*r)"
+    path = simulate(SimSettings(law="lin", n=4, dim=2, n_sims=10, steps=40, block=10,
+                                custom_laws={"lin": {"potential": text, "dt": 5e-3}}), tmp_path / "d.h5", quiet=True)
+    train = Frames.read(path, "train", 50, 0.01)
+    cols = dict(zip(["dx", "dy", "r", "m1", "m2", "q1", "q2"], train.columns))
+    found = exhaustive.search_target(TermData(train, cols["m1"] * cols["m2"], [], True),
+                                     ["add", "sub", "mul", "div", "exp", "log", "sqrt"], size=1)
+    assert found[0].tree == ("x",) and found[0].loss < 1e-20
+    assert found[0].b / found[0].a == pytest.approx(3.0, rel=1e-8)
+
+
+def test_a_sample_of_a_large_graphs_nodes_keeps_every_edge_into_them():
+    """On graphs larger than the sample, ``TermData.sample`` draws receivers with every edge into
+    them: a tree's loss there is the same law's on fewer nodes (zero for the law itself)."""
+    from symdistill.distill.calibrate import TermData
+
+    rng = np.random.default_rng(2)
+    G, n, d = 2, 30, 2
+    pos = rng.uniform(0, 6, (G, n, d))
+    masses = np.exp(rng.normal(size=(G, n)))
+    f = Frames(pos, np.zeros_like(pos), np.ones((G, n)), masses, np.zeros_like(pos), 0.0)
+    r = f.columns[d]
+    force = -(f.columns[d + 1] * f.columns[d + 2]) / r**2  # gravity, per edge
+    unit = np.stack([f.columns[k] / r for k in range(d)], axis=-1)
+    f.acc = f.pairs.sum(force[..., None] * unit) / masses[..., None]
+    target = TermData(f, f.columns[d + 1] * f.columns[d + 2], [], True)
+    sub = target.sample(300, np.random.default_rng(0))
+    assert sub.nodes < target.nodes and 300 <= sub.gather.nnz < 300 + n
+    assert (np.diff(sub.gather.indptr) == n - 1).all()  # each drawn receiver keeps all its edges
+    law = sub.losses((-1 / sub.x**2)[None])[0]
+    wrong = sub.losses((-1 / sub.x)[None])[0]
+    assert law < 1e-24 < 1e-3 < wrong

@@ -18,6 +18,7 @@ right: its form stays, only its numbers move, and its held-out error says so.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -253,7 +254,8 @@ def calibrate_law(law: dict, train: Frames, held_out: Frames, divide: bool | Non
     return calibrate(comps, params, theta, train, held_out, fit_constants, divide=divide)
 
 
-SCREEN_EDGES = 512  # edges (whole graphs) a tree is screened on in a search on the data
+SCREEN_EDGES = 512  # edges a tree is screened on in a search on the data (whole graphs where they fit)
+SEARCH_EDGES = 20_000  # edges a search on the data refines on (its nodes drawn where the data have more)
 
 
 @dataclass
@@ -267,7 +269,9 @@ class TermData:
     h_k the law's other terms held in form, u_ij = dx / |dx|; a, b, c_k and v (the per-edge
     constant) are solved by weighted least squares (variable projection: the fixed columns are
     projected out once), the mass power p (``divide``: p = -1) given. The weights and the loss
-    are ``calibrate``'s: each node's squared error over |a_i|^2 + s^2, averaged over nodes."""
+    are ``calibrate``'s: each node's squared error over |a_i|^2 + s^2, averaged over nodes. A
+    subset of the nodes (``sample``, ``screen``) keeps every edge into them, so its loss is the
+    same law's on fewer nodes."""
 
     frames: Frames
     factor: np.ndarray
@@ -286,32 +290,38 @@ class TermData:
         self.gather = csr_matrix((np.ones(len(rows)), (rows, np.flatnonzero(real.ravel()))), shape=(G * n, G * E))
         cols = f.columns
         dist = cols[d] - f.softening
-        self.unit = np.stack([cols[k] / dist for k in range(d)], axis=-1)  # [G, E, d]
+        unit = np.stack([cols[k] / dist for k in range(d)], axis=-1).reshape(G * E, d)
+        self.phiu = self.factor.reshape(-1, 1) * unit  # phi u per edge
         self.x = np.broadcast_to(cols[d], self.factor.shape).reshape(-1)
-        self.nodes = f.pos.shape[0] * f.pos.shape[1]
         y = f.acc.reshape(-1, d)
-        s2 = _scale(f.acc) if self.s2 is None else self.s2
-        self.s2 = s2
-        w = 1.0 / np.sqrt((y**2).sum(-1) + s2)
+        self.s2 = _scale(f.acc) if self.s2 is None else self.s2
+        w = 1.0 / np.sqrt((y**2).sum(-1) + self.s2)
         self.scale = np.repeat(w / (f.masses.reshape(-1) if self.divide else 1.0), d)  # per row: weight and 1/m
         self.yw = y.reshape(-1) * np.repeat(w, d)
-        fixed = [self._columns(self.factor[None].reshape(1, -1))[0]]  # phi b
-        fixed += [self._columns(h[None].reshape(1, -1))[0] for h in self.others]
+        fixed = [self._columns(np.ones((1, len(self.x))))[0]]  # phi b
+        fixed += [self._summed(h.reshape(-1, 1) * unit) for h in self.others]
         fixed += [np.tile(np.eye(d)[k], len(y)) * np.repeat(f.degree, d) * self.scale for k in range(d)]
-        self.fixed = np.column_stack(fixed)
-        ok = np.isfinite(self.fixed).all(axis=1)
-        self.fixed[~ok] = 0.0
+        self._fixed(np.column_stack(fixed))
+
+    def _fixed(self, fixed: np.ndarray) -> None:
+        """Hold the fixed columns (non-finite rows zeroed) and project them out of the data."""
+        self.fixed = np.where(np.isfinite(fixed).all(axis=1, keepdims=True), fixed, 0.0)
         self.Q, _ = np.linalg.qr(self.fixed)
         self.py = self.yw - self.Q @ (self.Q.T @ self.yw)
+        self.nodes = len(self.yw) // self.frames.dim
+
+    def _summed(self, values: np.ndarray) -> np.ndarray:
+        """Per-edge vectors [edges, d] summed onto their receivers, weighted: [nodes d]."""
+        with np.errstate(all="ignore"):
+            return (self.gather @ values).reshape(-1) * self.scale
 
     def _columns(self, F: np.ndarray) -> np.ndarray:
-        """Rows F [T, G * E] of per-edge values of f as weighted per-node columns [T, G * n * d]."""
-        G, E = self.factor.shape
+        """Rows F [T, edges] of per-edge values of f as weighted per-node columns [T, nodes d]."""
         d = self.frames.dim
         T = len(F)
         with np.errstate(all="ignore"):
-            per_edge = F.reshape(T, G * E, 1) * (self.factor[..., None] * self.unit).reshape(1, G * E, d)
-            summed = self.gather @ per_edge.transpose(1, 0, 2).reshape(G * E, T * d)  # [G n, T d]
+            per_edge = F.reshape(T, -1, 1) * self.phiu[None]  # [T, edges, d]
+            summed = self.gather @ per_edge.transpose(1, 0, 2).reshape(-1, T * d)  # [nodes, T d]
             return summed.reshape(-1, T, d).transpose(1, 0, 2).reshape(T, -1) * self.scale
 
     def losses(self, F: np.ndarray) -> np.ndarray:
@@ -330,7 +340,7 @@ class TermData:
         return self.nodes
 
     def project(self, F: np.ndarray) -> np.ndarray:
-        """Rows F [T, G * E] of per-edge values as weighted per-node columns with the fixed
+        """Rows F [T, edges] of per-edge values as weighted per-node columns with the fixed
         columns projected out (``py`` is the data so projected)."""
         C = self._columns(np.asarray(F, float))
         with np.errstate(all="ignore"):
@@ -347,12 +357,37 @@ class TermData:
     def failed(self) -> np.ndarray:
         return np.full_like(self.yw, 1e3)
 
-    def screen(self, rng: np.random.Generator) -> TermData:
+    def sample(self, edges: int, rng: np.random.Generator) -> TermData:
+        """The target on a subset of its nodes with about ``edges`` incoming edges (itself if it
+        has no more): whole graphs where a graph has fewer, else receivers drawn from all graphs."""
         G, E = self.factor.shape
-        f = self.frames
-        keep = np.sort(rng.choice(G, max(1, min(G, SCREEN_EDGES // max(E, 1))), replace=False))
-        sub = Frames(f.pos[keep], f.vel[keep], f.charges[keep], f.masses[keep], f.acc[keep], f.softening, f.geometry)
-        return TermData(sub, self.factor[keep], [h[keep] for h in self.others], self.divide, self.s2)
+        if self.gather.nnz <= edges:
+            return self
+        if E <= edges:
+            n = self.nodes // G
+            graphs = np.sort(rng.choice(G, max(1, min(G, edges // max(E, 1))), replace=False))
+            nodes = (graphs[:, None] * n + np.arange(n)).ravel()
+        else:
+            order = rng.permutation(self.nodes)
+            within = np.cumsum(np.diff(self.gather.indptr)[order])
+            nodes = np.sort(order[: int(np.searchsorted(within, edges)) + 1])
+        return self._restricted(nodes)
+
+    def screen(self, rng: np.random.Generator) -> TermData:
+        return self.sample(SCREEN_EDGES, rng)
+
+    def _restricted(self, nodes: np.ndarray) -> TermData:
+        """This target on the receivers ``nodes`` and every edge into them."""
+        d = self.frames.dim
+        sub = copy.copy(self)
+        rows = self.gather[nodes]
+        edges = np.unique(rows.indices)
+        sub.gather = rows[:, edges]
+        sub.x, sub.phiu = self.x[edges], self.phiu[edges]
+        r = (nodes[:, None] * d + np.arange(d)).ravel()
+        sub.scale, sub.yw = self.scale[r], self.yw[r]
+        sub._fixed(self.fixed[r])
+        return sub
 
 
 def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames, divide: bool) -> list[tuple[list[int], np.ndarray]]:
