@@ -302,3 +302,13 @@ def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
     assert radial["chosen"]["origin"].startswith("data"), radial["chosen"]
     assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \
         radial["chosen"]["expression"]
+
+
+def test_a_shifted_exponent_written_out_is_the_same_law():
+    """e^(-(r - 2)^2 / 2) = e^(-2) e^(2r) e^(-r^2 / 2): an exact law written with the shift
+    multiplied out (as a search writes it) is the law; the number e^(-2) is the coefficient's,
+    not part of a term. A wrong centre stays wrong."""
+    law = Law("shifted", P("m1*m2*exp(-(r - 2)**2/2)").subs(sp.Symbol("r", real=True), r), 5e-3)
+    written = "0.2706705664*m1*m2*(r - 2)*exp(2.0*r)*exp(-0.5*r**2)*dx/(r - 0.01)"
+    assert judge(written, law, 2)["verdict"] == "correct"
+    assert judge(written.replace("exp(2.0*r)", "exp(1.5*r)"), law, 2)["verdict"] == "wrong"

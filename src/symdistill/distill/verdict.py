@@ -163,6 +163,14 @@ def _cancelled(term: sp.Expr) -> sp.Expr:
     return sp.Add(*(cn / cd * t / d for t in sp.Add.make_args(sp.expand(n))))
 
 
+def _numeric_part(term: sp.Expr) -> tuple[float, sp.Expr]:
+    """A product's numeric factors, rational or not (E, exp(2), exp(-1)), and the rest: the
+    numbers belong to the coefficient, not to the term."""
+    coeff, rest = term.as_coeff_Mul()
+    numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
+    return float(coeff) * float(numbers), rest / numbers
+
+
 def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] = ()) -> dict[sp.Expr, float]:
     """expr as {term without coefficient: coefficient}, after expansion and inner rounding
     (``_round_inner``, with the true law's ``anchors``)."""
@@ -172,12 +180,11 @@ def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] =
         nxt = []
         for scale, e in pending:
             for term in sp.Add.make_args(e):
-                coeff, rest = term.as_coeff_Mul()
-                # numeric factors such as E or exp(2) (from exp(1 - r)) belong to the coefficient
-                numbers = sp.Mul(*[f for f in sp.Mul.make_args(rest) if f.is_number])
-                if numbers != 1:
-                    coeff, rest = coeff * sp.Float(float(numbers)), rest / numbers
+                coeff, rest = _numeric_part(term)
                 rounded = _cancelled(_round_inner(rest, anchors))
+                if not rounded.is_Add:  # cancelling may bring out numbers (exp(-1) of exp(-(r - 1)^2))
+                    c, rounded = _numeric_part(rounded)
+                    coeff *= c
                 if rounded.is_Add or rounded.as_coeff_Mul()[0] != 1:
                     nxt.append((scale * float(coeff), rounded))
                 elif rounded != 0:
