@@ -215,16 +215,28 @@ class Values:
         return Values(self.x[sub], self.y[sub], self.w[sub])
 
 
-def _screen(t: Tree, target: Target, derivative: bool, grid: np.ndarray = GRID) -> tuple[float, np.ndarray]:
-    """The tree's best loss on the constants' grid and the constants that give it."""
-    x = target.x
+def _linear_top(t: Tree) -> bool:
+    """Is t a constant, or a scale or offset on top of a tree (the linear fit's a and b)?"""
+    return t[0] == "c" or (t[0] in ("add", "mul") and t[1][0] == "c")
+
+
+def _on_grid(t: Tree, x: np.ndarray, derivative: bool, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tree's values at x [T, len(x)] for every point of its constants' grid [T, constants]
+    (one row, no constants, for a tree without them)."""
     slots = _exponent_slots(t)
     if not slots:
-        return float(target.losses(evaluate(t, x, (), derivative)[None, :])[0]), np.zeros(0)
+        return np.zeros((1, 0)), evaluate(t, x, (), derivative)[None, :]
     axes = np.meshgrid(*[EXPONENTS if e else grid for e in slots], indexing="ij")
     theta = np.stack([a.ravel() for a in axes], axis=1)
-    F = np.broadcast_to(evaluate(t, x[None, :], [theta[:, [k]] for k in range(len(slots))], derivative),
-                        (len(theta), len(x)))
+    return theta, np.broadcast_to(evaluate(t, x[None, :], [theta[:, [k]] for k in range(len(slots))], derivative),
+                                  (len(theta), len(x)))
+
+
+def _screen(t: Tree, target: Target, derivative: bool, grid: np.ndarray = GRID) -> tuple[float, np.ndarray]:
+    """The tree's best loss on the constants' grid and the constants that give it."""
+    theta, F = _on_grid(t, target.x, derivative, grid)
+    if not theta.shape[1]:
+        return float(target.losses(F)[0]), np.zeros(0)
     losses = target.losses(F)
     best = int(np.argmin(losses))
     return float(losses[best]), theta[best]
@@ -297,7 +309,7 @@ def search_target(target: Target, operators: list[str], size: int = 7, constants
     out = []
     for n, level in enumerate(trees(size, constants, unary, binary), start=1):
         # a scale or offset at the top is the linear a and b
-        top = [t for t in level if t[0] != "c" and not (t[0] in ("add", "mul") and t[1][0] == "c")]
+        top = [t for t in level if not _linear_top(t)]
         screened = sorted(((*_screen(t, screen, derivative, grid), i) for i, t in enumerate(top)), key=lambda s: s[0])
         found = []
         for loss, start, i in screened[:refine]:
@@ -339,16 +351,9 @@ def pair_search(target, operators: list[str], size: int = 4, constants: int = 1,
     columns = []
     for n, level in enumerate(trees(size, constants, unary, binary), start=1):
         for t in level:
-            if t[0] == "c" or (t[0] in ("add", "mul") and t[1][0] == "c"):
-                continue  # a scale or offset at the top is the linear fit's
-            slots = _exponent_slots(t)
-            if slots:
-                axes = np.meshgrid(*[EXPONENTS if e else grid for e in slots], indexing="ij")
-                theta = np.stack([a.ravel() for a in axes], axis=1)
-            else:
-                theta = np.zeros((1, 0))
-            F = np.broadcast_to(evaluate(t, screen.x[None, :], [theta[:, [k]] for k in range(len(slots))],
-                                         derivative), (len(theta), len(screen.x)))
+            if _linear_top(t):
+                continue
+            theta, F = _on_grid(t, screen.x, derivative, grid)
             ok = np.isfinite(F).all(axis=1)
             library += [(t, th, n) for th in theta[ok]]
             columns.append(F[ok])
