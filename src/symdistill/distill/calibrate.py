@@ -325,13 +325,12 @@ class TermData:
             return summed.reshape(-1, T, d).transpose(1, 0, 2).reshape(T, -1) * self.scale
 
     def losses(self, F: np.ndarray) -> np.ndarray:
-        C = self._columns(np.asarray(F, float))
+        P = self.project(F)
         with np.errstate(all="ignore"):
-            P = C - (C @ self.Q) @ self.Q.T
             den = (P * P).sum(axis=1)
             num = P @ self.py
             loss = (float(self.py @ self.py) - num * num / den) / self.nodes
-        ok = np.isfinite(C).all(axis=1) & np.isfinite(loss) & (den > 1e-12 * float(self.yw @ self.yw))
+        ok = np.isfinite(P).all(axis=1) & np.isfinite(loss) & (den > 1e-12 * float(self.yw @ self.yw))
         return np.where(ok, np.maximum(loss, 0.0), np.inf)
 
     @property

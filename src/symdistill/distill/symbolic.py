@@ -661,9 +661,11 @@ def data_candidates(structures: list[dict], names: list[str], dim: int, data: di
         label = f"data, separable {' + '.join(st['factors'])}"
         for t, factor in enumerate(factors):
             others = [factors[j] * knees[j] for j in range(len(factors)) if j != t]
+            phi, held = per_edge(factor), [per_edge(h) for h in others]
+            targets = {divide: calibrate.TermData(frames, phi, held, divide).sample(
+                calibrate.SEARCH_EDGES, np.random.default_rng(s.seed)) for divide in (True, False)}
             for divide, is_potential in itertools.product((True, False), (False, True)):
-                target = calibrate.TermData(frames, per_edge(factor), [per_edge(h) for h in others], divide)
-                target = target.sample(calibrate.SEARCH_EDGES, np.random.default_rng(s.seed))
+                target = targets[divide]
                 found = [(m.size, m.loss, [(m.tree, m.theta)], [m.a], m.b, m.rest) for m in exhaustive.search_target(
                     target, s.operators, s.exhaustive - is_potential, seed=s.seed, derivative=is_potential,
                     grid=exhaustive.FINE_GRID)]
