@@ -29,9 +29,16 @@ def _schema_text() -> str:
     return resources.files("symdistill.core").joinpath(SCHEMA).read_text()
 
 
+@functools.lru_cache(maxsize=1)
+def _parsed() -> dict:
+    """The schema parsed once per process (libyaml's C loader where PyYAML has it): every job
+    reads it at import for its settings' defaults, and the pure-Python parser took 0.2 s a time."""
+    return yaml.load(_schema_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def schema() -> dict:
     """A fresh copy of the parsed schema."""
-    return yaml.safe_load(_schema_text())
+    return copy.deepcopy(_parsed())
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,12 +47,12 @@ def _section(section: str) -> dict:
     ``trajectories`` entry)."""
     if section.startswith("$defs/"):
         return _defs()[section.removeprefix("$defs/")]["properties"]
-    return schema()["properties"][section]["properties"]
+    return _parsed()["properties"][section]["properties"]
 
 
 @functools.lru_cache(maxsize=1)
 def _defs() -> dict:
-    return schema()["$defs"]
+    return _parsed()["$defs"]
 
 
 def enum(name: str) -> list[str]:

@@ -28,8 +28,8 @@ it: square t = t t (mul), inv t = 1 / t (div), t^c = exp(c log t) (exp and log, 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -163,15 +163,26 @@ def scaled_loss(F: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np
     """Mean (``w``-weighted, weights of mean 1) squared error of the best a f + b for each row f
     of F (inf where f is not finite or constant)."""
     w = np.ones(len(y)) if w is None else w
+    return _scaled_loss(F, w, _moments(y, w))
+
+
+def _moments(y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """What ``scaled_loss`` needs of y and w whatever the trees: the weights' sum, the weighted
+    residuals w (y - mean) and the weighted variance (computed once per target, not per tree)."""
     with np.errstate(all="ignore"):
         ym = np.average(y, weights=w)
-        fm = (F @ w / w.sum())[..., None]
+        return w.sum(), w * (y - ym), np.average((y - ym) ** 2, weights=w)
+
+
+def _scaled_loss(F: np.ndarray, w: np.ndarray, moments: tuple[float, np.ndarray, float]) -> np.ndarray:
+    total, centred, var = moments
+    with np.errstate(all="ignore"):
+        fm = (F @ w / total)[..., None]
         fc = F - fm
-        vf = (fc * fc) @ w / w.sum()
-        cov = fc @ (w * (y - ym)) / w.sum()
-        loss = np.average((y - ym) ** 2, weights=w) - cov * cov / vf
-    vy = max(np.average((y - ym) ** 2, weights=w), 1e-300)
-    return np.where(np.isfinite(loss) & (vf > 1e-12 * vy), np.maximum(loss, 0.0), np.inf)
+        vf = (fc * fc) @ w / total
+        cov = fc @ centred / total
+        loss = var - cov * cov / vf
+    return np.where(np.isfinite(loss) & (vf > 1e-12 * max(var, 1e-300)), np.maximum(loss, 0.0), np.inf)
 
 
 class Target(Protocol):
@@ -200,8 +211,12 @@ class Values:
     y: np.ndarray
     w: np.ndarray
 
+    @cached_property
+    def _moments(self) -> tuple[float, np.ndarray, float]:
+        return _moments(self.y, self.w)
+
     def losses(self, F: np.ndarray) -> np.ndarray:
-        return scaled_loss(F, self.y, self.w)
+        return _scaled_loss(F, self.w, self._moments)
 
     def fit(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, b, resid = _linear(f, self.y, self.w)

@@ -11,7 +11,6 @@ and are dropped, never extrapolated.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import savgol_coeffs
 
 
 def derivative_weights(window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -19,6 +18,8 @@ def derivative_weights(window: int) -> tuple[np.ndarray, np.ndarray]:
     (odd, >= 3), for unit frame spacing; x @ w gives dx/dt and d2x/dt2 at the centre."""
     if window < 3 or window % 2 == 0:
         raise ValueError(f"derivative window {window!r} is invalid: must be an odd integer >= 3")
+    from scipy.signal import savgol_coeffs  # here, not at import: scipy.signal costs every job 0.3 s
+
     order = 2 if window == 3 else 3
     # savgol_coeffs(use="dot") returns weights for samples in time order
     return (savgol_coeffs(window, order, deriv=1, use="dot"),
