@@ -1,11 +1,13 @@
-"""Rollout benchmark: a trained GNN rolled out as the previous default did (float64) and as the
-pipeline does now (float32 where its error allows, ``rollout_precision``), in one run.
+"""Rollout benchmark: a trained GNN rolled out as a previous default did and as the pipeline does
+now, from the same initial states, in one run.
 
-For each model given (results of `make run`), rolls the GNN out under each condition twice from the
-same initial states at its own-error tolerance (gnn_tolerance: rollout.gnn_tol_fraction x its
-relative test error), once in float64 and once in the precision the pipeline picks, and prints
-the time of each, their ratio, the final median RMSE against the truth of both, and the RMS
-distance between the two trajectories as a fraction of the GNN's distance from the truth.
+"Previous" is integrated at ``--previous-fraction`` x its relative test error (the default before
+2026-12-06: 1e-5) in ``--previous-precision`` (``chosen``: the precision the pipeline picks,
+``rollout_precision``; ``float64``: the default before 2026-12-05); "ours" at the configured
+``rollout.gnn_tol_fraction`` in the chosen precision. Prints the tolerance, the right-hand-side
+calls and seconds of each, their ratio, the final median RMSE against the truth of both, and the
+RMS distance between the two trajectories as a fraction of the previous one's distance from the
+truth (how much the change moves what the rollout measures).
 Run: python bench/bench_rollout.py [--results results] [--models r1_d2_n4/bottleneck_s0 ...]
 """
 
@@ -24,6 +26,17 @@ from symdistill.rollout.run import (RolloutSettings, acceleration_cap, gnn_accel
                                    gnn_tolerance, read_truth, rollout, rollout_precision)
 
 
+def counted(acc_fn):
+    """``acc_fn`` and a one-element list counting its calls (one per right-hand side)."""
+    calls = [0]
+
+    def acc(*args):
+        calls[0] += 1
+        return acc_fn(*args)
+
+    return acc, calls
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", default="results", help="results folder of a default run")
@@ -31,30 +44,44 @@ def main() -> None:
                                                    "r2_d2_n4/eql_s0"],
                    help="model folders under --results (their data set is the parent folder)")
     p.add_argument("--conditions", nargs="+", default=["test", "n16"])
+    p.add_argument("--previous-fraction", type=float, default=1e-5, help="gnn_tol_fraction of the previous default")
+    p.add_argument("--previous-precision", choices=["chosen", "float64"], default="chosen")
+    p.add_argument("--fraction", type=float, default=RolloutSettings().gnn_tol_fraction,
+                   help="gnn_tol_fraction of ours (default: the configured one)")
     a = p.parse_args()
-    s = RolloutSettings()
-    print(f"{'model':26s} {'condition':10s} {'error':>8s} {'tol':>8s} {'ours':>8s} {'f64 s':>7s} {'ours s':>7s} "
-          f"{'ratio':>6s} {'RMSE f64':>10s} {'RMSE ours':>10s} {'apart/err':>9s}")
+    s = RolloutSettings(gnn_tol_fraction=a.fraction)
+    old = RolloutSettings(gnn_tol_fraction=a.previous_fraction)
+    print(f"{'model':26s} {'condition':11s} {'error':>7s} {'tol prev':>8s} {'tol ours':>8s} {'calls prev':>10s} "
+          f"{'calls ours':>10s} {'prev s':>7s} {'ours s':>7s} {'ratio':>6s} {'RMSE prev':>10s} {'RMSE ours':>10s} "
+          f"{'apart/err':>9s}")
+    total = [0.0, 0.0]
     for name in a.models:
         folder = Path(a.results) / name
         data, truth_path = folder.parent / "data.h5", folder.parent / "rollout_truth.h5"
         model = load_model(folder / "best.pt")
         error = gnn_error(model, data, s.fit_graphs)
-        tol = gnn_tolerance(error, s)
+        tols = gnn_tolerance(error, old), gnn_tolerance(error, s)
         ours = rollout_precision(model, error)
+        precisions = (torch.float64 if a.previous_precision == "float64" else ours), ours
         times, truth, _ = read_truth(truth_path, s)
         cap, geometry = acceleration_cap(data, s), read_geometry(data)
         for cond in a.conditions:
             init, true_pos, _ = truth[cond]
-            t0 = time.perf_counter()
-            wide, _, _ = rollout(gnn_accelerations(model, geometry, torch.float64), init, times, tol, s.atol * tol / s.rtol, cap)
-            t1 = time.perf_counter()
-            mine, _, _ = rollout(gnn_accelerations(model, geometry, ours), init, times, tol, s.atol * tol / s.rtol, cap)
-            t2 = time.perf_counter()
+            runs = []
+            for tol, dtype in zip(tols, precisions):
+                acc, calls = counted(gnn_accelerations(load_model(folder / "best.pt"), geometry, dtype))
+                t0 = time.perf_counter()
+                pos, _, _ = rollout(acc, init, times, tol, s.atol * tol / s.rtol, cap)
+                runs.append((pos, calls[0], time.perf_counter() - t0))
+            (prev, calls_prev, t_prev), (mine, calls_ours, t_ours) = runs
+            total[0] += t_prev
+            total[1] += t_ours
             final = lambda pos: float(np.median(np.sqrt(((pos - true_pos) ** 2).mean(axis=(2, 3)))[:, -1]))  # noqa: E731
-            apart = np.sqrt(((mine - wide) ** 2).mean()) / np.sqrt(((wide - true_pos) ** 2).mean())
-            print(f"{name:26s} {cond:10s} {error:8.2g} {tol:8.2g} {str(ours)[6:]:>8s} {t1 - t0:7.1f} {t2 - t1:7.1f} "
-                  f"{(t1 - t0) / (t2 - t1):5.2f}x {final(wide):10.4g} {final(mine):10.4g} {apart:9.2%}", flush=True)
+            apart = np.sqrt(((mine - prev) ** 2).mean()) / np.sqrt(((prev - true_pos) ** 2).mean())
+            print(f"{name:26s} {cond:11s} {error:7.2g} {tols[0]:8.2g} {tols[1]:8.2g} {calls_prev:10d} {calls_ours:10d} "
+                  f"{t_prev:7.1f} {t_ours:7.1f} {t_prev / t_ours:5.2f}x {final(prev):10.4g} {final(mine):10.4g} "
+                  f"{apart:9.2%}", flush=True)
+    print(f"all: previous {total[0]:.1f} s, ours {total[1]:.1f} s, {total[0] / max(total[1], 1e-9):.2f}x")
 
 
 if __name__ == "__main__":
