@@ -124,22 +124,28 @@ class EQLLayer(nn.Module):
     def forward(self, h: Tensor) -> Tensor:
         z = h @ self.weight().T + self.linear.bias * self.bias_mask
         c, outs, i = self.units.counts, [], 0
-        for kind in ("constant", "identity"):
-            outs.append(z[:, i : i + c[kind]])
-            i += c[kind]
-        k = c["product"]
-        outs.append(z[:, i : i + k] * z[:, i + k : i + 2 * k])
-        i += 2 * k
-        outs.append(z[:, i : i + c["square"]] ** 2)
+        # each kind of unit on its slice of z; a kind the layer has none of costs nothing (the
+        # default has no square, sine or division units, and a training step is many small ops)
+        if c["constant"] + c["identity"]:
+            outs.append(z[:, : c["constant"] + c["identity"]])
+        i += c["constant"] + c["identity"]
+        if k := c["product"]:
+            outs.append(z[:, i : i + k] * z[:, i + k : i + 2 * k])
+        i += 2 * c["product"]
+        if k := c["square"]:
+            outs.append(z[:, i : i + k] ** 2)
         i += c["square"]
-        outs.append(torch.sin(z[:, i : i + c["sin"]]))
+        if k := c["sin"]:
+            outs.append(torch.sin(z[:, i : i + k]))
         i += c["sin"]
-        outs.append(torch.exp(torch.clamp(z[:, i : i + c["exp"]], max=10.0)))
+        if k := c["exp"]:
+            outs.append(torch.exp(torch.clamp(z[:, i : i + k], max=10.0)))
         i += c["exp"]
-        k = c["division"]
-        num, den = z[:, i : i + k], z[:, i + k : i + 2 * k]
-        outs.append(torch.where(den.abs() > DIV_THRESHOLD, num / torch.where(den.abs() > DIV_THRESHOLD, den, torch.ones_like(den)), torch.zeros_like(num)))
-        out = torch.cat(outs, dim=-1)
+        if k := c["division"]:
+            num, den = z[:, i : i + k], z[:, i + k : i + 2 * k]
+            big = den.abs() > DIV_THRESHOLD
+            outs.append(torch.where(big, num / torch.where(big, den, torch.ones_like(den)), torch.zeros_like(num)))
+        out = torch.cat(outs, dim=-1) if outs else z[:, :0]
         return torch.cat([h, out], dim=-1) if self.skip else out
 
     def to_sympy(self, h: list[sp.Expr]) -> list[sp.Expr]:
