@@ -159,23 +159,20 @@ def _exponent_slots(t: Tree) -> list[bool]:
     return [s for a in t[1:] for s in _exponent_slots(a)]
 
 
-def scaled_loss(F: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """Mean (``w``-weighted, weights of mean 1) squared error of the best a f + b for each row f
-    of F (inf where f is not finite or constant)."""
-    w = np.ones(len(y)) if w is None else w
-    return _scaled_loss(F, w, _moments(y, w))
-
-
-def _moments(y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
-    """What ``scaled_loss`` needs of y and w whatever the trees: the weights' sum, the weighted
-    residuals w (y - mean) and the weighted variance (computed once per target, not per tree)."""
+def moments(y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """What ``scaled_loss`` needs of the samples y and their weights w, whatever the trees: the
+    weights' sum, the weighted residuals w (y - mean) and the weighted variance (computed once
+    per target, not once per tree)."""
     with np.errstate(all="ignore"):
         ym = np.average(y, weights=w)
         return w.sum(), w * (y - ym), np.average((y - ym) ** 2, weights=w)
 
 
-def _scaled_loss(F: np.ndarray, w: np.ndarray, moments: tuple[float, np.ndarray, float]) -> np.ndarray:
-    total, centred, var = moments
+def scaled_loss(F: np.ndarray, w: np.ndarray, target: tuple[float, np.ndarray, float]) -> np.ndarray:
+    """Mean (``w``-weighted, weights of mean 1) squared error of the best a f + b for each row f
+    of F against the samples whose ``moments`` are ``target`` (inf where f is not finite or
+    constant)."""
+    total, centred, var = target
     with np.errstate(all="ignore"):
         fm = (F @ w / total)[..., None]
         fc = F - fm
@@ -213,10 +210,10 @@ class Values:
 
     @cached_property
     def _moments(self) -> tuple[float, np.ndarray, float]:
-        return _moments(self.y, self.w)
+        return moments(self.y, self.w)
 
     def losses(self, F: np.ndarray) -> np.ndarray:
-        return _scaled_loss(F, self.w, self._moments)
+        return scaled_loss(F, self.w, self._moments)
 
     def fit(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, b, resid = _linear(f, self.y, self.w)
