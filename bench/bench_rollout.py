@@ -26,15 +26,16 @@ from symdistill.rollout.run import (RolloutSettings, acceleration_cap, gnn_accel
                                    gnn_tolerance, read_truth, rollout, rollout_precision)
 
 
-def counted(acc_fn):
-    """``acc_fn`` and a one-element list counting its calls (one per right-hand side)."""
+def counted(fn):
+    """``fn`` and a one-element list counting its calls (an acceleration function or an
+    integrator's right-hand side: one call per right-hand side)."""
     calls = [0]
 
-    def acc(*args):
+    def call(*args):
         calls[0] += 1
-        return acc_fn(*args)
+        return fn(*args)
 
-    return acc, calls
+    return call, calls
 
 
 def main() -> None:

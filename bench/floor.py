@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bench_rollout import counted  # this folder is on the path of a script run from it
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,14 +62,9 @@ def rollouts(job: tuple[Path, str]) -> tuple[str, float, int, float, int]:
     integrate = run.integrate
 
     def timed(rhs, y0, times, **kwargs):
-        calls = [0]
-
-        def counted(y, cols):
-            calls[0] += 1
-            return rhs(y, cols)
-
+        rhs, calls = counted(rhs)
         t0 = time.perf_counter()
-        out = integrate(counted, y0, times, **kwargs)
+        out = integrate(rhs, y0, times, **kwargs)
         log.append((time.perf_counter() - t0, calls[0]))
         return out
 

@@ -247,8 +247,6 @@ def _on_grid(t: Tree, x: np.ndarray, derivative: bool, grid: np.ndarray) -> tupl
 def _screen(t: Tree, target: Target, derivative: bool, grid: np.ndarray = GRID) -> tuple[float, np.ndarray]:
     """The tree's best loss on the constants' grid and the constants that give it."""
     theta, F = _on_grid(t, target.x, derivative, grid)
-    if not theta.shape[1]:
-        return float(target.losses(F)[0]), np.zeros(0)
     losses = target.losses(F)
     best = int(np.argmin(losses))
     return float(losses[best]), theta[best]
