@@ -277,6 +277,7 @@ def test_python_floor_holds_for_all_code():
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64", "manylinux_2_12_x86_64", "manylinux2010_x86_64", "manylinux_2_5_x86_64",
              "manylinux1_x86_64"]
+PLATFORM_ARGS = [a for p in PLATFORMS for a in ("--platform", p)]
 
 
 def requirements() -> list[Requirement]:
@@ -291,19 +292,17 @@ def resolve(python: str, wheels: Path) -> subprocess.CompletedProcess:
     because PyPI's Linux torch pulls in gigabytes of CUDA wheels, which pip downloads to read
     their metadata where the index serves none; ``torch_versions`` checks it from the listing."""
     rest = [str(r) for r in requirements() if r.name != "torch"]
-    platforms = [a for p in PLATFORMS for a in ("--platform", p)]
     return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
                            "--no-cache-dir", "--only-binary=:all:", "--find-links", str(wheels), "--python-version",
-                           python, *platforms, "--target", str(wheels / "target"), *rest],
+                           python, *PLATFORM_ARGS, "--target", str(wheels / "target"), *rest],
                           capture_output=True, text=True, timeout=900)
 
 
 def torch_versions(python: str) -> list[str]:
     """The torch versions the package index has a wheel of for ``python`` on these platforms,
     read from the index's listing (nothing is downloaded)."""
-    platforms = [a for p in PLATFORMS for a in ("--platform", p)]
     out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "torch", "--only-binary=:all:",
-                          "--python-version", python, *platforms], capture_output=True, text=True, timeout=300)
+                          "--python-version", python, *PLATFORM_ARGS], capture_output=True, text=True, timeout=300)
     listed = re.search(r"^Available versions:(.*)$", out.stdout, re.M)
     return [v.strip() for v in listed.group(1).split(",")] if listed else []
 
