@@ -1,4 +1,4 @@
-"""Symbolic regression engines and the automatic verdict on recovered laws."""
+"""Symbolic regression engines, the front and the choice, and the searches that find a law."""
 
 import json
 
@@ -27,47 +27,6 @@ GENERATIONS = 20
 
 def P(text):
     return parse_expression(text, NAMES)
-
-
-@pytest.mark.parametrize("law", ["spring", "r1", "r2", "charge"])
-def test_rotated_scaled_force_is_correct(law):
-    fx, fy = true_laws(BUILTIN_LAWS[law], 2)["force"]
-    assert judge(0.8 * fx - 1.7 * fy + 0.3, BUILTIN_LAWS[law], 2)["verdict"] == "correct"
-
-
-@pytest.mark.parametrize("law", ["r1", "r2"])
-def test_acceleration_is_correct_up_to_m1(law):
-    ax, ay = true_laws(BUILTIN_LAWS[law], 2)["acceleration"]
-    assert judge(2.5 * ax + ay, BUILTIN_LAWS[law], 2)["verdict"] == "correct up to 1/m1"
-
-
-def test_near_miss_is_wrong_even_if_it_fits_the_training_range():
-    law = BUILTIN_LAWS["r2"]
-    near = P("m1*m2*dx/r**2")  # the r1 law, for an r2 system
-    # in a narrow training-like range (|dx| around 1) the near miss still fits well...
-    X = fresh_edges(2, False, count=2000)
-    X = X[(X[:, 2] > 0.9) & (X[:, 2] < 1.3)]
-    f = sp.lambdify([sp.Symbol(c, real=True) for c in NAMES], near)(*X.T)
-    t = sp.lambdify([sp.Symbol(c, real=True) for c in NAMES], true_laws(law, 2)["force"][0])(*X.T)
-    assert np.corrcoef(f, t)[0, 1] ** 2 > 0.9
-    # ...but the verdict, on wider fresh edges and symbolically, says wrong
-    out = judge(near, law, 2)
-    assert out["verdict"] == "wrong"
-    assert out["evidence"]["force"]["numeric"]["r2"] < 0.999
-    assert not out["evidence"]["force"]["symbolic"]["pass"]
-
-
-def test_operon_style_output_with_fitted_constants_is_judged_correct():
-    text = ("(0.1000 + (0.9989 * (((6.6463 * r) - 6.6352) * (((((-0.0425) * dx) / ((-1.9677) * r))"
-            " + ((0.7518 * dy) - ((-1.7516) * dx))) / ((-8.3141) * r)))))")
-    assert judge(P(text), BUILTIN_LAWS["spring"], 2)["verdict"] == "correct"
-
-
-def test_custom_potential_gets_a_verdict():
-    law = Law("quad", P("m1*m2*r**2").subs(sp.Symbol("r", real=True), r), 1e-3)
-    good = P("m1*m2*dx")  # F = -2 m1 m2 r dx/|dx| ~ m1 m2 dx
-    assert judge(good, law, 2)["verdict"] == "correct"
-    assert judge(P("m1*dx"), law, 2)["verdict"] == "wrong"
 
 
 @pytest.mark.parametrize("text", [
@@ -254,26 +213,6 @@ def test_central_search_recovers_a_law_no_config_names():
         radial["chosen"]["expression"]
 
 
-def test_form_and_constants_are_judged_apart():
-    """Spring with a 7% wrong rest length: the right form, the wrong constants (verdict wrong);
-    with the rest length right it is correct on both counts."""
-    law = BUILTIN_LAWS["spring"]
-    off = judge(P("1.685*(r - 0.933)*(0.3*dx - 1.1*dy)/(r - 0.01) + 0.2"), law, 2)
-    assert off["form"] == "correct" and off["verdict"] == "wrong"
-    assert off["evidence"]["force"]["numeric"]["median_relative_error"] > 0.01
-    right = judge(P("1.685*(r - 1.0)*(0.3*dx - 1.1*dy)/(r - 0.01) + 0.2"), law, 2)
-    assert right["form"] == "correct" and right["verdict"] == "correct"
-
-
-def test_numeric_constants_inside_a_law_are_coefficients():
-    """A Morse law's force written with e^(1 - r) expanded (2e^2 e^(-2r) - 2e e^(-r)) is the law:
-    E and exp(2) are coefficients, not terms; the same form with a 10% wrong ratio is not."""
-    law = Law("morse", P("(1 - exp(1 - r))**2").subs(sp.Symbol("r", real=True), r), 1e-3)
-    right = "(14.7781122*exp(-2*r) - 5.4365637*exp(-r))*dx/r"
-    assert judge(right, law, 2)["verdict"] == "correct"
-    assert judge("(14.7781122*exp(-2*r) - 6.0*exp(-r))*dx/r", law, 2)["verdict"] == "wrong"
-
-
 def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
     """Messages whose radial profile the network has squashed (m1 m2 3 tanh(g(r) / 3) for the
     force m1 m2 g(r), then a linear map and an offset) hide the form of U = m1 m2 (r^2 / 2 +
@@ -304,11 +243,3 @@ def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
         radial["chosen"]["expression"]
 
 
-def test_a_shifted_exponent_written_out_is_the_same_law():
-    """e^(-(r - 2)^2 / 2) = e^(-2) e^(2r) e^(-r^2 / 2): an exact law written with the shift
-    multiplied out (as a search writes it) is the law; the number e^(-2) is the coefficient's,
-    not part of a term. A wrong centre stays wrong."""
-    law = Law("shifted", P("m1*m2*exp(-(r - 2)**2/2)").subs(sp.Symbol("r", real=True), r), 5e-3)
-    written = "0.2706705664*m1*m2*(r - 2)*exp(2.0*r)*exp(-0.5*r**2)*dx/(r - 0.01)"
-    assert judge(written, law, 2)["verdict"] == "correct"
-    assert judge(written.replace("exp(2.0*r)", "exp(1.5*r)"), law, 2)["verdict"] == "wrong"

@@ -32,6 +32,15 @@ def versions() -> dict[str, str]:
     return found
 
 
+def source_fingerprint(paths) -> str:
+    """A short hash of source files' bytes (in sorted order of their names): the version of the
+    code they hold, recorded with a result so that a frozen measurement can name its code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def config_hash(settings: object) -> str:
     """Stable short hash of a JSON-serialisable settings object (key order does not matter)."""
     text = json.dumps(settings, sort_keys=True, default=str)

@@ -1,33 +1,37 @@
-"""Is a recovered expression the true law? A numerical and a symbolic test.
+"""Is a recovered expression the true law? A verdict that a law which is wrong anywhere a
+physicist would use it cannot pass.
 
-A message may be any linear map of the force, so an expression f is judged against a . F + c:
+A message may be any linear map of the force, so an expression f is judged against a . F + c
+(F the true pairwise force; against the pairwise acceleration F / m1 it is "correct up to
+1/m1"). Three tests, on edges drawn in distance bands (``BANDS``) from much closer than any
+simulated pair to much farther (0.15 to 60), with masses and charges wider than the data's:
 
-* numerically: on fresh edges drawn wider than the training data, f is regressed on the true
-  force components (least squares for a and c); it passes when R^2 > 0.999;
-* symbolically: f and every F_k are expanded into sums of terms (a sum under a fractional power
-  split into numerator and denominator, each term's common factors cancelled, so equal rational
-  forms are one term), constants inside each term are
-  rounded (to 0.1, so the 0.01 softening and fitted near-integers like r - 0.998 become r and
-  r - 1; one within 0.05 of a number of the true law becomes that number); f passes when its
-  term coefficients are a . F + c up to 5% (SRBench's "the difference simplifies to a
-  constant", with the top-level coefficients left free).
+* **numeric** (form): f regressed on F over the fresh edges has R^2 > 0.999;
+* **terms** (form): f and every F_k are expanded into terms (equal rational forms are one
+  term; constants inside a term go to the 0.1 grid, or to one of the truth's own numbers within
+  0.05, never to zero: only a constant whose removal changes f by less than ``VOID_TOL``
+  anywhere is dropped). With a . F + c fitted on the terms the truth has, each of them must
+  agree to ``SYMBOLIC_TOL`` of its own coefficient, and each term the truth lacks must vanish on
+  its own scale: nowhere on the bands may it reach ``EXTRA_TOL`` of the law (SRBench: the
+  difference from the truth simplifies to a constant);
+* **extrapolation** (constants): a fitted on the data's band (c is f's own additive constant),
+  the relative error of f from a . F + c in every band has its ``QUANTILE`` quantile below
+  ``CONSTANT_TOL``. An error is measured against |a| |F| plus the band's median of it, so a zero
+  of the force (a rest length) does not make a rounding error look large, and each band is
+  judged on its own scale.
 
-Both together say the *form* is right. The *constants* (rest lengths, decay rates, ratios of
-terms, exponents) are judged apart: the median relative deviation of f from its best a . F + c
-on the fresh edges must be below 1% (CONSTANT_TOL). The verdict needs both; ``form`` reports the
-form alone (so spring's 1.685 (r - 0.933), a 7% wrong rest length, is the right form with wrong
-constants: "wrong" by the verdict, "correct" by form).
-
-The same against the pairwise acceleration F / m1 gives "correct up to 1/m1". The 0.01
-softening of simulated data is a numerical device, not physics: the numerical test accepts the
-force written with the softened distance r = |dx| + 0.01 in the direction factor dx / |dx|
-(exact) or with r itself. Observed data carry no softening (r = |dx|).
+The verdict needs all three; ``form`` reports the first two alone (spring's 1.685 (r - 0.933),
+a 7% wrong rest length, is the right form with wrong constants). The 0.01 softening of
+simulated data is a numerical device, not physics: the force may be written with the softened
+distance r = |dx| + 0.01 in the direction factor dx / |dx| (exact) or with r itself, and |dx|
+written as r - 0.01 is |dx|. Observed data carry no softening (r = |dx|).
 """
 
 from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -35,13 +39,28 @@ import sympy as sp
 from symdistill.core.edges import edge_columns, edge_features, edge_matrix
 from symdistill.core.fit import least_squares, r_squared
 from symdistill.core.laws import SOFTENING, Law
+from symdistill.core.provenance import source_fingerprint
 
 NUMERIC_R2 = 0.999
-SYMBOLIC_TOL = 0.05
-CONSTANT_TOL = 0.01
+SYMBOLIC_TOL = 0.05  # a true term's coefficient against its own size (form)
+EXTRA_TOL = 1e-3  # a term the truth lacks, against the law where that term is largest
+CONSTANT_TOL = 0.01  # the relative error of the law, at QUANTILE, in every band
+QUANTILE = 0.99
+VOID_TOL = 1e-9  # a constant whose removal changes the law by less than this is void
 ANCHOR_TOL = 0.05  # an inner constant this close to one of the truth's numbers is that number
+TINY = 1e-150  # a force below this is zero for any use (and float64 loses digits far below it)
+#: distance bands |dx| of the judged edges: the data's range (where a . F + c is fitted) and
+#: far outside it on both sides, where a law with a spurious term or constant goes wrong
+BANDS = {"close": (0.15, 0.3), "data": (0.3, 5.0), "far": (5.0, 15.0), "farthest": (15.0, 60.0)}
+FIT_BAND = "data"
 #: the verdict of every law of a data set without a reference law (nothing to judge it against)
 UNKNOWN = {"verdict": "unknown", "form": "unknown", "evidence": {}}
+
+
+def fingerprint() -> str:
+    """The verdict's version: a hash of this module's source. A measurement freezes the verdict by
+    recording it before its run (tools/measurements.py); any change to the judge changes it."""
+    return source_fingerprint([__file__])
 
 
 def edge_symbols(dim: int) -> list[sp.Symbol]:
@@ -58,23 +77,59 @@ def true_laws(law: Law, dim: int, softened: bool = True) -> dict[str, list[sp.Ex
     force = law.pair_force_expr(dim)
     if not softened:
         r = sp.Symbol("r", real=True)
-        force = [sp.simplify(f.subs(r - law.softening, r)) for f in force]
+        force = [-law.dudr * c / r for c in edge_symbols(dim)[:dim]]
     m1 = sp.Symbol("m1", real=True)
     return {"force": force, "acceleration": [f / m1 for f in force]}
 
 
 def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 12345,
-                softening: float = SOFTENING) -> np.ndarray:
-    """Edge features well beyond the training distribution (wider separations and masses)."""
+                softening: float = SOFTENING, distance: tuple[float, float] = (0.05, 12.0)) -> np.ndarray:
+    """Edge features beyond the training distribution: |dx| log-uniform in ``distance``, masses
+    e^U(-2.5, 2.5), charges +-1 (``signed_charges``) or N(0, 2^2)."""
     rng = np.random.default_rng(seed)
     direction = rng.standard_normal((count, dim))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    dist = np.exp(rng.uniform(np.log(0.05), np.log(12.0), count))  # |dx| from 0.05 to 12
+    dist = np.exp(rng.uniform(np.log(distance[0]), np.log(distance[1]), count))
     dx = direction * dist[:, None]
     m = np.exp(rng.uniform(-2.5, 2.5, (count, 2)))
     q = np.sign(rng.standard_normal((count, 2))) if signed_charges else rng.standard_normal((count, 2)) * 2
     # receivers at dx, senders at the origin: the features every stage computes for a pair
     return edge_matrix(edge_features(dx, np.zeros_like(dx), m[:, 0], m[:, 1], q[:, 0], q[:, 1], softening), dim)
+
+
+@dataclass(frozen=True)
+class Bands:
+    """The judged edges: ``X`` [N, columns] with each row's band index ``band`` (into ``names``)."""
+
+    X: np.ndarray
+    band: np.ndarray
+    names: tuple[str, ...]
+
+    def relative(self, error: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """|error| / (scale + the band's median scale + ``TINY``), per edge (arrays over all of
+        X): relative to the law where it is large, to the band's own size where it crosses zero
+        (a Gaussian's far band, which float64 holds as zeros and denormals, is judged on ``TINY``)."""
+        floor = np.empty_like(scale)
+        for b in range(len(self.names)):
+            rows = self.band == b
+            finite = scale[rows & np.isfinite(scale)]
+            floor[rows] = np.median(finite) if finite.size else np.inf
+        with np.errstate(all="ignore"):
+            return np.abs(error) / (scale + floor + TINY)
+
+    def per_band(self, values: np.ndarray, rows: np.ndarray, reduce) -> dict[str, float]:
+        """``reduce`` of ``values`` over the ``rows`` of each band (0 where a band has none)."""
+        return {name: float(reduce(values[rows & (self.band == b)])) if (rows & (self.band == b)).any() else 0.0
+                for b, name in enumerate(self.names)}
+
+
+@functools.lru_cache(maxsize=16)
+def judged_bands(dim: int, signed_charges: bool, softening: float, count: int = 1500) -> Bands:
+    """``count`` fresh edges in each distance band of ``BANDS`` (fixed seeds: every verdict is
+    a deterministic function of the expression and the law)."""
+    X = [fresh_edges(dim, signed_charges, count, seed=777 + k, softening=softening, distance=lims)
+         for k, lims in enumerate(BANDS.values())]
+    return Bands(np.concatenate(X), np.repeat(np.arange(len(X)), count), tuple(BANDS))
 
 
 def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
@@ -101,13 +156,100 @@ def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray,
             "finite_fraction": float(ok.mean()), "pass": bool(r2 > NUMERIC_R2)}
 
 
+def _fit_on_band(y: np.ndarray, T: np.ndarray, bands: Bands) -> np.ndarray | None:
+    """a of y ~ a . T on the data's band, each edge's error relative to |T| there."""
+    rows = (bands.band == bands.names.index(FIT_BAND)) & np.isfinite(y) & np.isfinite(T).all(axis=1)
+    size = np.linalg.norm(T[rows], axis=1)
+    if rows.sum() < 10 or not size.any():
+        return None
+    w = 1 / (size + np.median(size) + 1e-300) ** 2
+    a, _, _ = least_squares(T[rows], y[rows], intercept=False, weights=w)
+    return a
+
+
+def constant_part(expr: sp.Expr) -> tuple[float, sp.Expr]:
+    """expr's additive constant c and the rest (from its top-level sum, multiplied out one level
+    where the top is a product): a message's offset, taken from the law itself rather than
+    fitted, and subtracted before evaluation so that a force of 1e-20 far away is not lost in
+    the rounding of an offset of order one."""
+    for form in (expr, sp.expand(expr, deep=False)):
+        c, rest = form.as_coeff_Add()
+        if c != 0:
+            return float(c), rest
+    return 0.0, expr
+
+
+def extrapolation_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: Bands, offset: bool = True) -> dict:
+    """The law with a fitted on the data's band (and, with ``offset``, its own additive constant
+    as c), against a . F + c in every band: the ``QUANTILE`` quantile of the relative error
+    (``Bands.relative`` of |a| |F|) per band; it passes when every band's is below
+    ``CONSTANT_TOL``. An edge where the truth is finite and the law is not counts as an infinite
+    error."""
+    c, rest = constant_part(expr) if offset else (0.0, expr)
+    y = _evaluate(rest, symbols, bands.X)
+    T = np.column_stack([_evaluate(t, symbols, bands.X) for t in targets])
+    a = _fit_on_band(y, T, bands)
+    if a is None:
+        return {"quantile": {}, "pass": False, "reason": "no finite values on the data's band"}
+    truth_ok = np.isfinite(T).all(axis=1)
+    with np.errstate(all="ignore"):
+        error = np.where(np.isfinite(y), y - T @ a, np.inf)
+        rel = bands.relative(error, np.linalg.norm(a) * np.linalg.norm(T, axis=1))
+    rel = np.where(np.isnan(rel), np.inf, rel)
+    q = bands.per_band(rel, truth_ok, lambda v: np.quantile(v, QUANTILE))
+    return {"quantile": q, "worst_band": max(q, key=q.get), "a": a.tolist(), "c": c,
+            "pass": bool(all(v <= CONSTANT_TOL for v in q.values()))}
+
+
+def _unsoftened(expr: sp.Expr, softening: float) -> sp.Expr:
+    """|dx| written as r - softening becomes r: the softening is the data's device, not a term."""
+    if not softening:
+        return expr
+    r = sp.Symbol("r", real=True)
+
+    def is_distance(e) -> bool:
+        return (e.is_Add and len(e.args) == 2 and r in e.args
+                and any(a.is_Number and abs(float(a) + softening) < 1e-12 for a in e.args))
+
+    return expr.replace(is_distance, lambda e: r)
+
+
+def void_constants_dropped(expr: sp.Expr, symbols, bands: Bands) -> sp.Expr:
+    """expr without its numerically void constants: each small constant (below the rounding
+    grid's half step) whose replacement by zero changes expr by less than ``VOID_TOL`` of its
+    size anywhere on the bands (e^(-2.3e-13 / r^3) is 1; e^(-0.01 r) is not)."""
+    small = sorted({f for f in expr.atoms(sp.Float) if 0 < abs(float(f)) < ANCHOR_TOL}, key=lambda f: abs(float(f)))
+    if not small:
+        return expr
+    values = _evaluate(expr, symbols, bands.X)
+    ok = np.isfinite(values)
+    for f in small:
+        trial = expr.xreplace({f: sp.Integer(0)})
+        v = _evaluate(trial, symbols, bands.X)
+        if not np.array_equal(np.isfinite(v), ok):
+            continue
+        change = bands.relative(v - values, np.abs(values))[ok]
+        if not change.size or float(np.max(change)) <= VOID_TOL:
+            expr, values = trial, v
+    return expr
+
+
+def _snapped(f: float, anchors: tuple[float, ...]) -> sp.Expr | None:
+    """An inner constant on the form's grid: one of the truth's numbers within ANCHOR_TOL (the
+    grid's tolerance centred on the truth: e^(-0.25 r^2) is e^(-r^2/4), not e^(-r^2/5)), else
+    the 0.1 grid; None where the grid would make it zero (it stays what it is: e^(-0.01 r) is a
+    screening, not 1)."""
+    near = min(anchors, key=lambda a: abs(a - f), default=None)
+    if near is not None and abs(near - f) <= ANCHOR_TOL:
+        return sp.nsimplify(near, rational=True)
+    grid = round(f, 1)
+    return sp.nsimplify(grid) if grid != 0 else None
+
+
 def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
-    """Round constants inside a term (not its overall coefficient) to 0.1; snap to exact numbers.
-    A constant within 0.05 of one of the true law's own numbers (``anchors``) is snapped to that
-    number instead (e^(-0.25 r^2) is e^(-r^2/4): rounding alone makes it e^(-r^2/5), and 0.25
-    lies on the grid's edge), so the grid's tolerance is centred on the truth wherever the truth
-    has a constant. A power's exponent is snapped to the simplest rational within 0.01 (r^0.25 is
-    r^(1/4), not the r^(1/5) that rounding to 0.1 makes of it)."""
+    """Constants inside a term (not its overall coefficient) on the form's grid (``_snapped``);
+    a power's exponent snapped to the simplest rational within 0.01 (r^0.25 is r^(1/4)) unless
+    that is zero."""
     def monic(e):  # (c*r - c*k)^p -> c^p (r - k)^p, so inner constants are comparable
         terms = [t for t in sp.Add.make_args(e.base) if not t.is_number]
         lead = max((t.as_coeff_Mul()[0] for t in terms), key=lambda c: abs(float(c)), default=1)
@@ -115,23 +257,21 @@ def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
             return e
         return sp.Pow(lead, e.exp) * sp.Pow(sp.expand(e.base / lead), e.exp)
 
-    expr = expr.replace(lambda e: e.is_Pow and e.base.is_Add, monic)
-    expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Float,
-                        lambda e: sp.Pow(e.base, sp.nsimplify(float(e.exp), tolerance=0.01, rational=True)))
-    def snapped(f: float) -> sp.Expr:
-        near = min(anchors, key=lambda a: abs(a - f), default=None)
-        if near is not None and abs(near - f) <= ANCHOR_TOL:
-            return sp.nsimplify(near, rational=True)
-        return sp.nsimplify(round(f, 1))
+    def exponent(e):
+        p = sp.nsimplify(float(e.exp), tolerance=0.01, rational=True)
+        return sp.Pow(e.base, p) if p != 0 else e
 
-    return expr.xreplace({f: snapped(float(f)) for f in expr.atoms(sp.Float)})
+    expr = expr.replace(lambda e: e.is_Pow and e.base.is_Add, monic)
+    expr = expr.replace(lambda e: e.is_Pow and e.exp.is_Float, exponent)
+    snaps = {f: _snapped(float(f), anchors) for f in expr.atoms(sp.Float)}
+    return expr.xreplace({f: s for f, s in snaps.items() if s is not None})
 
 
 def truth_numbers(targets: list[sp.Expr]) -> tuple[float, ...]:
-    """The true law's numbers that inner constants may be snapped to: every number in it, with
-    either sign, that rounding to 0.1 would not make zero (the 0.01 softening is left out)."""
+    """The true law's numbers that inner constants may be snapped to: every nonzero number in
+    it, with either sign."""
     numbers = {abs(float(n)) for t in targets for n in sp.sympify(t).atoms(sp.Number)}
-    return tuple(sorted({s * n for n in numbers if n >= ANCHOR_TOL for s in (1.0, -1.0)}))
+    return tuple(sorted({s * n for n in numbers if n > 0 for s in (1.0, -1.0)}))
 
 
 def _split_powers(expr: sp.Expr) -> sp.Expr:
@@ -197,26 +337,46 @@ def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] =
     return {k: v for k, v in out.items() if v != 0.0}
 
 
-def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], offset: bool = True) -> dict:
-    """Is expr's term vector a . (targets' term vectors) + c (c = 0 unless ``offset``), up to SYMBOLIC_TOL?"""
+def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: Bands, offset: bool = True) -> dict:
+    """Are expr's terms those of a . targets + c (c = 0 unless ``offset``)? a and c are fitted
+    on the terms the truth has; each of those must agree to ``SYMBOLIC_TOL`` of its own
+    coefficient, and each term the truth lacks must stay below ``EXTRA_TOL`` of the law
+    (``Bands.relative`` of |a| |F|) everywhere on the bands."""
     try:
         near = truth_numbers(targets)
         t = canonical_terms(expr, anchors=near)
         basis = [canonical_terms(x, anchors=near) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
     except (TypeError, ValueError, sp.SympifyError) as err:
         return {"pass": False, "reason": f"could not expand: {err}"}
-    keys = sorted(set(t).union(*basis), key=sp.default_sort_key)
     if not t:
-        return {"pass": False, "residual": 1.0, "reason": "expression is zero"}
+        return {"pass": False, "reason": "expression is zero"}
+    keys = sorted(set().union(*basis), key=sp.default_sort_key)
     y = np.array([t.get(k, 0.0) for k in keys])
     B = np.array([[b.get(k, 0.0) for b in basis] for k in keys])
-    coef, _, resid = least_squares(B, y, intercept=False)
-    rel = float(np.abs(resid).max() / np.abs(y).max())
+    coef, _, _ = least_squares(B, y, intercept=False)
+    fitted = B @ coef
+    with np.errstate(all="ignore"):
+        own = np.abs(y - fitted) / np.maximum(np.maximum(np.abs(y), np.abs(fitted)), 1e-9 * np.abs(y).max())
     a = coef[: len(targets)]
     only_constant = bool(np.allclose(a, 0))
-    extra = [str(k) for k, r in zip(keys, resid) if abs(r) > SYMBOLIC_TOL * np.abs(y).max()]
-    return {"pass": rel <= SYMBOLIC_TOL and not only_constant, "residual": rel,
-            "a": a.tolist(), "c": float(coef[-1]) if offset else 0.0, "unexplained_terms": extra[:10]}
+    extra = {k: v for k, v in t.items() if k not in set(keys)}
+    sizes = {}
+    if extra:
+        T = np.column_stack([_evaluate(x, symbols, bands.X) for x in targets])
+        scale = np.linalg.norm(a) * np.linalg.norm(T, axis=1)
+        ok = np.isfinite(scale)
+        for k, v in extra.items():
+            try:
+                size = bands.relative(v * _evaluate(k, symbols, bands.X), scale)[ok]
+            except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
+                size = np.array([np.inf])
+            sizes[str(k)] = float(np.max(np.where(np.isnan(size), np.inf, size))) if size.size else np.inf
+    worst_own = float(own.max()) if own.size else 0.0
+    spurious = {k: s for k, s in sizes.items() if not s <= EXTRA_TOL}
+    return {"pass": bool(worst_own <= SYMBOLIC_TOL and not spurious and not only_constant),
+            "coefficient_error": worst_own, "a": a.tolist(), "c": float(coef[-1]) if offset else 0.0,
+            "extra_terms": dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:10]),
+            "unexplained_terms": [str(k) for k, o in zip(keys, own) if o > SYMBOLIC_TOL][:10] + list(spurious)[:10]}
 
 
 def _expression(expr: sp.Expr | str, dim: int) -> sp.Expr:
@@ -227,49 +387,65 @@ def _expression(expr: sp.Expr | str, dim: int) -> sp.Expr:
     return expr.xreplace({s: sp.Symbol(s.name, real=True) for s in expr.free_symbols})
 
 
-def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None = None) -> dict:
-    """Verdict for one expression: 'correct', 'correct up to 1/m1' or 'wrong', with the evidence.
+def _best(checks: list[dict]) -> dict:
+    """Of one test against the softened and the plain truth, the one the law fits better."""
+    def badness(c):
+        if "r2" in c:
+            return -c["r2"] if np.isfinite(c["r2"]) else np.inf
+        return max(c["quantile"].values(), default=np.inf)
+    return min(checks, key=badness)
 
-    The form and the constants are judged apart: ``form`` passes the numeric (R^2) and symbolic
-    (terms, inner constants rounded to 0.1) tests; ``verdict`` also needs the constants: the
-    median relative deviation from the best a . F + c on the fresh edges below CONSTANT_TOL (1%),
-    so a rest length or a decay rate 2% off is the right form with wrong constants. Without a
-    reference law (``law.has_reference`` false: a user's trajectory) the verdict is "unknown"."""
+
+def _evidence(expr: sp.Expr, forms: list[list[sp.Expr]], symbols, X: np.ndarray, bands: Bands,
+              softening: float, offset: bool) -> dict:
+    """The three tests of one law against one family of targets (each written in ``forms``:
+    the softened and the plain truth; the terms are compared with the last, the plain one)."""
+    return {"numeric": _best([numeric_check(expr, t, symbols, X, offset) for t in forms]),
+            "symbolic": symbolic_check(_unsoftened(expr, softening), forms[-1], symbols, bands, offset),
+            "extrapolation": _best([extrapolation_check(expr, t, symbols, bands, offset) for t in forms])}
+
+
+def _passes(evidence: dict) -> tuple[bool, bool]:
+    """(form, exact) of one family's evidence."""
+    form = evidence["numeric"]["pass"] and evidence["symbolic"]["pass"]
+    return form, form and evidence["extrapolation"]["pass"]
+
+
+def judge(expr: sp.Expr | str, law: Law, dim: int, signed_charges: bool | None = None) -> dict:
+    """Verdict for one expression: 'correct', 'correct up to 1/m1' or 'wrong', with the evidence
+    (``form`` judges the numeric and term tests alone). Without a reference law
+    (``law.has_reference`` false: a user's trajectory) the verdict is "unknown"."""
     if not law.has_reference:
         return dict(UNKNOWN)
     expr, symbols = _expression(expr, dim), edge_symbols(dim)
     if signed_charges is None:
         signed_charges = law.signed_charges
     X = fresh_edges(dim, signed_charges, softening=law.softening)
-    evidence = {}
+    bands = judged_bands(dim, signed_charges, law.softening)
+    expr = void_constants_dropped(expr, symbols, bands)
     plain = true_laws(law, dim, softened=False)
-    for name, targets in true_laws(law, dim).items():
-        numeric = max((numeric_check(expr, t, symbols, X) for t in (targets, plain[name])),
-                      key=lambda c: c["r2"] if np.isfinite(c["r2"]) else -np.inf)
-        evidence[name] = {"numeric": numeric, "symbolic": symbolic_check(expr, targets)}
-    form = {k: v["numeric"]["pass"] and v["symbolic"]["pass"] for k, v in evidence.items()}
-    exact = {k: form[k] and v["numeric"]["median_relative_error"] <= CONSTANT_TOL for k, v in evidence.items()}
+    evidence = {name: _evidence(expr, [targets, plain[name]], symbols, X, bands, law.softening, True)
+                for name, targets in true_laws(law, dim).items()}
+    form = {k: _passes(v)[0] for k, v in evidence.items()}
+    exact = {k: _passes(v)[1] for k, v in evidence.items()}
     return {"verdict": _ladder(exact), "form": _ladder(form), "evidence": evidence}
 
 
 def judge_potential(expr: sp.Expr | str, law: Law, dim: int) -> dict:
     """Verdict for a pair potential: 'correct' when it is a U + c(m1, m2, q1, q2) for the true
     potential U (the same forces; c, free of r, is what no force sees), else 'wrong'. Judged on
-    the radial derivatives dV/dr against a dU/dr (no offset) by the force verdict's tests: numeric
-    R^2 on the fresh edges, the symbolic term check and the 1% constants check ("unknown"
-    without a reference law)."""
+    the radial derivatives dV/dr against a dU/dr (no offset: a constant beside dU/dr would be a
+    force of its own) by the force verdict's three tests ("unknown" without a reference law)."""
     if not law.has_reference:
         return dict(UNKNOWN)
     expr, symbols = _expression(expr, dim), edge_symbols(dim)
-    r = sp.Symbol("r", real=True)
-    rec, true = sp.diff(expr, r), law.dudr
+    bands = judged_bands(dim, law.signed_charges, law.softening)
+    rec = void_constants_dropped(sp.diff(expr, sp.Symbol("r", real=True)), symbols, bands)
     X = fresh_edges(dim, law.signed_charges, softening=law.softening)
-    # no offset: a constant beside dU/dr would be a force of its own (a linear potential)
-    numeric, symbolic = numeric_check(rec, [true], symbols, X, offset=False), symbolic_check(rec, [true], offset=False)
-    form = numeric["pass"] and symbolic["pass"]
-    exact = form and numeric["median_relative_error"] <= CONSTANT_TOL
+    evidence = _evidence(rec, [[law.dudr]], symbols, X, bands, law.softening, False)
+    form, exact = _passes(evidence)
     return {"verdict": "correct" if exact else "wrong", "form": "correct" if form else "wrong",
-            "evidence": {"dU/dr": {"numeric": numeric, "symbolic": symbolic}}}
+            "evidence": {"dU/dr": evidence}}
 
 
 def _ladder(ok: dict) -> str:
