@@ -101,3 +101,28 @@ def test_dump_records_true_pairwise_forces(r1_model):
     assert (tmp / "fit.png").stat().st_size > 1000
     assert json.loads((tmp / "fit.json").read_text())["variant"] == "bottleneck"
     assert 0 <= fit["force"]["r2_robust"] <= 1
+
+
+def test_the_search_never_reads_the_true_law(r1_model, tmp_path):
+    """The symbolic stage reads a message dump through ``search_inputs`` alone: with the true
+    law in the dump replaced by another (its potential, forces and accelerations), the search
+    writes the same laws, and its output carries no trace of the truth."""
+    import shutil
+
+    from symdistill.distill.symbolic import SRSettings, regress_messages, search_inputs
+
+    data, tmp = r1_model
+    out = dump_messages(tmp / "model" / "best.pt", data, tmp_path / "messages.h5", max_graphs=20)
+    select_file(out, tmp_path / "selected.json")
+    other = tmp_path / "other.h5"
+    shutil.copy(out, other)
+    with h5py.File(other, "r+") as h:
+        h.attrs["potential"] = "m1*m2*r**7"
+        for name in ("force", "acceleration"):
+            h[name][...] = 0.0
+    assert not set(search_inputs(out)) & {"force", "acceleration", "potential"}
+    s = SRSettings(engine="operon", choice="score", generations=2, population_size=50, objectives=["r2"],
+                   separable=False, potential=False, envelope=False, exhaustive=0, threads=1)
+    one, two = (regress_messages(p, tmp_path / "selected.json", s) for p in (out, other))
+    assert one == two
+    assert "potential" not in one

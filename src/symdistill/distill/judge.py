@@ -10,7 +10,7 @@ from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
 from symdistill.core.provenance import SR_RESULT, atomic_path, record_inputs
 from symdistill.distill.model import SymbolicModel
-from symdistill.distill.verdict import judge, judge_potential, law_constants
+from symdistill.distill.verdict import fingerprint, judge, judge_potential, law_constants
 from symdistill.core.figures import pyplot, save
 
 RANK = {"correct": 2, "correct up to 1/m1": 1, "wrong": 0, "unknown": 0}
@@ -39,8 +39,10 @@ def judge_results(sr_path, messages_path) -> dict:
             "best_on_front_complexity": best["complexity"] if RANK[best["verdict"]] else None,
         })
     keys = ("law", "dim", "n", "variant", "seed", "engine")
-    out = {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential), "components": comps,
-           "chosen_law": sr["chosen_law"]}
+    out = {**{k: sr[k] for k in keys if k in sr}, "true_potential": str(law.potential),
+           "signed_charges": law.signed_charges, "softening": law.softening, "verdict_version": fingerprint(),
+           "search_version": sr.get("search_version", ""),
+           "components": comps, "chosen_law": sr["chosen_law"]}
     if "pair_potential" in sr:  # an energy variant's law: the potential itself, judged too
         pot = sr["pair_potential"]
         chosen = judge_potential(pot["chosen"]["expression"], law, dim)

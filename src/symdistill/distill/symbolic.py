@@ -17,16 +17,17 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 from symdistill.core.cli import errors, parser
-from symdistill.core.edges import edge_columns, law_from_file, spatial_columns
+from symdistill.core.edges import edge_columns, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.fit import least_squares
 from symdistill.core.laws import SOFTENING
-from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, versions
+from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, source_fingerprint, versions
 from symdistill.core.schema import enum, settings_json, stage_settings
 from symdistill.distill import calibrate, central, exhaustive, separable, simplify
 
@@ -1047,27 +1048,54 @@ def calibration_data(data_path, s: SRSettings, softening: float) -> dict:
             "held_out": calibrate.Frames.read(data_path, "validation", s.calibration_graphs, softening)}
 
 
+#: what the search reads of a message dump: the features, the messages and how they were made;
+#: never the true law (its potential, forces or energies), so no search can see the answer
+SEARCH_DATASETS = ("edge_features", "messages", "message_integrals")
+SEARCH_ATTRS = ("dim", "energy", "reference_distance", "softening")
+#: labels copied into the output for the tables (which data set and model), not read by the search
+LABELS = ("law", "dim", "n", "variant", "seed")
+
+
+def search_fingerprint() -> str:
+    """The search's version: a hash of the distil package's sources but the verdict's (which is
+    versioned on its own, ``verdict.fingerprint``); recorded in every sr file, so that a frozen
+    measurement names the search it ran."""
+    here = Path(__file__).parent
+    return source_fingerprint(p for p in here.glob("*.py") if p.name not in ("verdict.py", "judge.py"))
+
+
+def search_inputs(messages_path) -> dict:
+    """The arrays and attributes of a message dump that the search may read (``SEARCH_DATASETS``,
+    ``SEARCH_ATTRS``; columns of the edge features) and the output's ``LABELS``."""
+    with MESSAGES.open(messages_path) as h:
+        out = {k: h[k][:] for k in SEARCH_DATASETS if k in h}
+        out["names"] = [str(c) for c in h["edge_features"].attrs["columns"]]
+        out.update({k: h.attrs[k].item() if hasattr(h.attrs[k], "item") else h.attrs[k]
+                    for k in SEARCH_ATTRS if k in h.attrs})
+        out["labels"] = {k: (h.attrs[k].item() if hasattr(h.attrs[k], "item") else str(h.attrs[k]))
+                         for k in LABELS if k in h.attrs}
+    return out
+
+
 def regress_messages(messages_path, selected_path, s: SRSettings, model_path=None, data_path=None) -> dict:
     """Search a law for the selected message components of a message dump (``data_path``, the
-    model's data set, is needed by ``choice: data``)."""
+    model's data set, is needed by ``choice: data``). Reads only ``search_inputs``."""
     sel = SELECTION.read(selected_path)
     engine = get_engine(s.engine)
-    with MESSAGES.open(messages_path) as h:
-        X = h["edge_features"][:]
-        names = [str(c) for c in h["edge_features"].attrs["columns"]]
-        msgs = h["messages"][:]
-        info = {k: (v.item() if hasattr(v, "item") else str(v)) for k, v in h.attrs.items()
-                if k in ("law", "dim", "n", "variant", "seed", "potential")}
-        energy = bool(h.attrs.get("energy", False))
-        integrals = h["message_integrals"][:] if "message_integrals" in h else None
-        reference = float(h.attrs.get("reference_distance", np.nan))
+    inputs = search_inputs(messages_path)
+    X, names, msgs = inputs["edge_features"], inputs["names"], inputs["messages"]
+    info = inputs["labels"]
+    energy = bool(inputs.get("energy", False))
+    integrals = inputs.get("message_integrals")
+    reference = float(inputs.get("reference_distance", np.nan))
     rng = np.random.default_rng(s.seed)
     rows = rng.choice(len(X), min(s.samples, len(X)), replace=False)
-    softening = law_from_file(messages_path).softening
+    softening = float(inputs.get("softening", SOFTENING))
     if s.choice == "data" and data_path is None:
         raise ValueError("symbolic.choice 'data' calibrates the laws on the data set: give --data")
     data = calibration_data(data_path, s, softening) if s.choice == "data" else None
-    out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions()}
+    out = {**info, "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions(),
+           "search_version": search_fingerprint()}
     if energy:  # a pair energy: the law is a potential
         comps, pot = potential_components(engine, X[rows], msgs[rows][:, sel["components"][0]], names,
                                           int(info["dim"]), s, SearchContext(softening=softening), data)

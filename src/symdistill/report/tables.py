@@ -18,7 +18,8 @@ from symdistill.report.published import MAE_PAPER, R2_MPHIL, R2_PAPER
 
 MAE_COLUMNS = ("sim", "dim", "n", "variant", "seed", "test_mae", "zero_val_mae", "converged")
 RECOVERY_COLUMNS = ("sim", "dim", "n", "variant", "seed", "component", "engine", "expression",
-                    "complexity", "verdict", "best_on_front", "best_on_front_complexity", "reason")
+                    "complexity", "verdict", "best_on_front", "best_on_front_complexity", "reason",
+                    "true_potential", "signed_charges", "softening", "verdict_version", "search_version")
 R2_COLUMNS = ("sim", "dim", "n", "variant", "seed", "target", "r2_plain", "r2_robust", "r2_robust_acceleration")
 ROLLOUT_COLUMNS = ("sim", "dim", "n_train", "variant", "seed", "engine", "verdicts", "predictor", "condition",
                    "n", "systems", "node_r2", "rmse_10pct", "rmse_50pct", "rmse_final", "energy_drift",
@@ -156,7 +157,10 @@ def recovery_table(recovery_files, out_csv) -> list[dict]:
                              "expression": c["expression"], "complexity": c["complexity"],
                              "verdict": c["verdict"], "best_on_front": c["best_on_front"],
                              "best_on_front_complexity": c["best_on_front_complexity"] or "",
-                             "reason": c.get("reason", "")})
+                             "reason": c.get("reason", ""), "true_potential": f.get("true_potential", ""),
+                             "signed_charges": f.get("signed_charges", ""), "softening": f.get("softening", ""),
+                             "verdict_version": f.get("verdict_version", ""),
+                             "search_version": f.get("search_version", "")})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], VARIANT_ORDER.index(r["variant"]),
                              r["seed"], r["engine"], r["component"]))
     header = ["# Law recovery", "",
