@@ -118,6 +118,15 @@ def test_the_softening_may_be_written_or_not():
         assert judge(P(written), BUILTIN_LAWS["spring"], 2)["verdict"] == "correct", written
 
 
+def test_the_softening_multiplied_into_a_denominator_is_still_the_direction():
+    """An EQL read-out writes r1's force as -m1 m2 dx / (r^2 - 0.01 r) = -m1 m2 / r . dx / |dx|:
+    the law; with 0.02 in place of the softening it is a different (wrong) law."""
+    truth = BUILTIN_LAWS["r1"]
+    assert judge(P("-1.0*dx*m1*m2/(r**2 - 0.01*r)"), truth, 2)["verdict"] == "correct"
+    assert judge(P("-1.0242*dy*m1*m2/(r**3 - 0.01*r**2)"), BUILTIN_LAWS["r2"], 2)["verdict"] == "correct"
+    assert judge(P("-1.0*dx*m1*m2/(r**2 - 0.2*r)"), truth, 2)["verdict"] == "wrong"
+
+
 def test_a_near_miss_is_wrong_even_if_it_fits_the_training_range():
     truth = BUILTIN_LAWS["r2"]
     near = P("m1*m2*dx/r**2")  # the r1 law, for an r2 system

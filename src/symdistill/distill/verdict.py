@@ -202,15 +202,34 @@ def extrapolation_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: B
 
 
 def _unsoftened(expr: sp.Expr, softening: float) -> sp.Expr:
-    """|dx| written as r - softening becomes r: the softening is the data's device, not a term."""
+    """|dx| written as r - softening becomes r: the softening is the data's device, not a term.
+    A denominator that vanishes at r = softening (r^2 - 0.01 r, as an EQL read-out multiplies it
+    out) has the factor r - softening taken out first."""
     if not softening:
         return expr
-    r = sp.Symbol("r", real=True)
+    r, s = sp.Symbol("r", real=True), sp.Float(softening)
+
+    def divisible(e) -> bool:
+        if not (e.is_Pow and e.exp.is_Integer and e.exp < 0 and e.base.is_Add and e.base.is_polynomial(r)):
+            return False
+        if any(a.is_Number and abs(float(a) + softening) < 1e-12 for a in e.base.args) and len(e.base.args) == 2:
+            return False  # r - softening itself
+        rest = sp.expand(e.base.subs(r, s))
+        return rest.is_number and abs(float(rest)) < 1e-12 * max(1.0, *(abs(float(c)) for c in sp.Poly(
+            e.base, r).coeffs() if c.is_number))
+
+    def factored(e):
+        quotient, _ = sp.div(e.base, r - s, r)
+        return (r - s) ** e.exp * quotient ** e.exp
 
     def is_distance(e) -> bool:
         return (e.is_Add and len(e.args) == 2 and r in e.args
                 and any(a.is_Number and abs(float(a) + softening) < 1e-12 for a in e.args))
 
+    try:
+        expr = expr.replace(divisible, factored)
+    except (sp.PolynomialError, TypeError, ValueError):
+        pass
     return expr.replace(is_distance, lambda e: r)
 
 
