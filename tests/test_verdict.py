@@ -56,6 +56,10 @@ WRONG_THAT_LOOK_RIGHT = [
     (R2, "-m1*m2/r**2 + 0.05*m1*m2*exp(-r)"),  # a term that decays, but matters near r = 5
     (R2, "-m1*m2*(1 - exp(-20*r))/r**2"),  # a screened core
     (law("expo", "m1*m2*exp(-r)"), "m1*m2*exp(-r) + 1e-6*m1*m2"),  # a force that never ends
+    (R2, "-m1*m2/r**2 - 0.0001*m1*m2/r**3"),  # a tiny core term, 7e-4 of the law at r = 0.15
+    (R2, "-m1*m2/r**2 - 0.02*m1*m2*(exp(-0.05*r) - exp(-0.1499*r))/r**2"),  # two that round alike
+    (R2, "-m1*m2/r**2 + 0.25*m1*m2*(exp(-0.96*r) - exp(-1.04*r))/r**2"),  # two near the truth's 1
+    (law("lj", "4*(1/r**12 - 1/r**6)"), "48/r**13 - 24/r**7 + 0.002/(1 + 4*(r - 3.5)**2)**8"),  # a bump at 3.5
 ]
 
 
@@ -90,7 +94,7 @@ def test_the_acceleration_is_correct_up_to_m1(law_name):
     assert judge(2.5 * ax + ay, BUILTIN_LAWS[law_name], 2)["verdict"] == "correct up to 1/m1"
 
 
-EXACT_IN_ODD_FORMS = [
+EXACT_IN_ODD_FORMS = [  # each the radial force -dU/dr, written oddly
     (law("lj", "4*(1/r**12 - 1/r**6)"), "24*(2*r**(-13) - r**(-7))"),
     (law("lj", "4*(1/r**12 - 1/r**6)"), "(48.0000001 - 24*r**6)/r**13"),
     (law("yukawa", "q1*q2*exp(-r)/r", True), "q1*q2*exp(-r - log(r))*(1 + 1/r)"),
@@ -102,14 +106,16 @@ EXACT_IN_ODD_FORMS = [
     (Q15, "1.5*q1*q2*(r - 4.4e-18)**(-2.5)"),
     (Q3, "3*q1*q2*exp(-2.3e-13/r**3)/r**4"),
     (law("quartic", "m1*m2*r**4/4"), "-m1*m2*r**3 + 2.2e-17*m1*m2"),
+    # forms a search or a read-out writes: r's powers, exponentials apart, a fractional denominator
+    (R2, "-m1*m2/(r*sqrt(r**2))"),
+    (law("narrow", "-m1*m2*exp(-10*(r - 1)**2)"), "-20*exp(-10)*m1*m2*(r - 1)*exp(20.0*r)*exp(-10.0*r**2)"),
 ]
 
 
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("truth, radial", EXACT_IN_ODD_FORMS, ids=[t.name + ": " + g for t, g in EXACT_IN_ODD_FORMS])
 def test_an_exact_law_in_an_odd_form_is_correct(truth, radial, dim):
-    sign = -1 if truth.name in ("lj", "yukawa", "soft") else 1  # radial force = -dU/dr
-    assert judge(component(f"{-sign}*({radial})" if sign < 0 else radial, dim), truth, dim)["verdict"] == "correct"
+    assert judge(component(radial, dim), truth, dim)["verdict"] == "correct"
 
 
 def test_the_softening_may_be_written_or_not():
@@ -120,11 +126,24 @@ def test_the_softening_may_be_written_or_not():
 
 def test_the_softening_multiplied_into_a_denominator_is_still_the_direction():
     """An EQL read-out writes r1's force as -m1 m2 dx / (r^2 - 0.01 r) = -m1 m2 / r . dx / |dx|:
-    the law; with 0.02 in place of the softening it is a different (wrong) law."""
+    the law (also with fractional powers of r); with 0.2 in place of the softening it is not."""
     truth = BUILTIN_LAWS["r1"]
     assert judge(P("-1.0*dx*m1*m2/(r**2 - 0.01*r)"), truth, 2)["verdict"] == "correct"
     assert judge(P("-1.0242*dy*m1*m2/(r**3 - 0.01*r**2)"), BUILTIN_LAWS["r2"], 2)["verdict"] == "correct"
+    assert judge(P("1.5*q1*q2*(0.3*dx - 1.1*dy)/(-0.01*r**2.5 + r**3.5) + 0.2"), Q15, 2)["verdict"] == "correct"
     assert judge(P("-1.0*dx*m1*m2/(r**2 - 0.2*r)"), truth, 2)["verdict"] == "wrong"
+
+
+def test_an_offset_is_the_laws_own_whatever_number_it_is():
+    assert judge(component("-m1*m2/r**2", offset="pi/10"), R2, 2)["verdict"] == "correct"
+    assert judge(sp.together(component("-m1*m2/r**2")), R2, 2)["verdict"] == "correct"
+
+
+def test_a_spurious_term_split_over_three_directions_is_one_term():
+    """2.5e-4 m1 m2 / r^3 beside gravity, along dx + dy + dz: each direction's part is below the
+    extra-term tolerance's tenfold, their sum is not."""
+    out = judge(P("(-m1*m2/r**2 - 0.00025*m1*m2/r**3)*(dx + dy + dz)/(r - 0.01) + 0.2", 3), R2, 3)
+    assert out["verdict"] == "wrong" and not out["evidence"]["force"]["symbolic"]["pass"]
 
 
 def test_a_near_miss_is_wrong_even_if_it_fits_the_training_range():
@@ -144,8 +163,8 @@ def test_a_near_miss_is_wrong_even_if_it_fits_the_training_range():
 def test_a_spurious_direction_term_makes_an_operon_law_wrong():
     """An Operon member for spring whose direction carries a small dx/r^2 term (from
     -0.0425 dx / (-1.9677 r)) reaches 4% of the force at r = 0.15: wrong; the same member
-    without it (rest length 0.9983) is correct."""
-    text = ("(0.1000 + (0.9989 * (((6.6463 * r) - 6.6352) * (((({} * dx) / ((-1.9677) * r))"
+    without it (rest length 0.9998) is correct."""
+    text = ("(0.1000 + (0.9989 * (((6.6463 * r) - 6.6452) * (((({} * dx) / ((-1.9677) * r))"
             " + ((0.7518 * dy) - ((-1.7516) * dx))) / ((-8.3141) * r)))))")
     out = judge(P(text.format("(-0.0425)")), BUILTIN_LAWS["spring"], 2)
     assert out["verdict"] == "wrong" and "dx/r**2" in out["evidence"]["force"]["symbolic"]["extra_terms"]

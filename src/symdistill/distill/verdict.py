@@ -43,11 +43,12 @@ from symdistill.core.provenance import source_fingerprint
 
 NUMERIC_R2 = 0.999
 SYMBOLIC_TOL = 0.05  # a true term's coefficient against its own size (form)
-EXTRA_TOL = 1e-3  # a term the truth lacks, against the law where that term is largest
+EXTRA_TOL = 1e-4  # the terms the truth lacks, against the law where they are largest
 CONSTANT_TOL = 0.01  # the relative error of the law, at QUANTILE, in every band
 QUANTILE = 0.99
 VOID_TOL = 1e-9  # a constant whose removal changes the law by less than this is void
 ANCHOR_TOL = 0.05  # an inner constant this close to one of the truth's numbers is that number
+SOFT_TOL = 1e-8  # a constant this close to minus the softening, beside r, makes |dx|
 TINY = 1e-150  # a force below this is zero for any use (and float64 loses digits far below it)
 #: distance bands |dx| of the judged edges: the data's range (where a . F + c is fitted) and
 #: far outside it on both sides, where a law with a spurious term or constant goes wrong
@@ -99,19 +100,22 @@ def fresh_edges(dim: int, signed_charges: bool, count: int = 4000, seed: int = 1
 
 @dataclass(frozen=True)
 class Bands:
-    """The judged edges: ``X`` [N, columns] with each row's band index ``band`` (into ``names``)."""
+    """The judged edges: ``X`` [N, columns], each row's band (index into ``names``) and its
+    window, a factor of two in distance (the scale an error is measured against)."""
 
     X: np.ndarray
     band: np.ndarray
     names: tuple[str, ...]
+    window: np.ndarray
 
     def relative(self, error: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """|error| / (scale + the band's median scale + ``TINY``), per edge (arrays over all of
-        X): relative to the law where it is large, to the band's own size where it crosses zero
-        (a Gaussian's far band, which float64 holds as zeros and denormals, is judged on ``TINY``)."""
+        """|error| / (scale + the window's median scale + ``TINY``), per edge (arrays over all of
+        X): relative to the law where it is large, to its size nearby (a factor of two in
+        distance) where it crosses zero; a Gaussian's far window, which float64 holds as zeros
+        and denormals, is judged on ``TINY``."""
         floor = np.empty_like(scale)
-        for b in range(len(self.names)):
-            rows = self.band == b
+        for w in np.unique(self.window):
+            rows = self.window == w
             finite = scale[rows & np.isfinite(scale)]
             floor[rows] = np.median(finite) if finite.size else np.inf
         with np.errstate(all="ignore"):
@@ -126,13 +130,21 @@ class Bands:
 @functools.lru_cache(maxsize=16)
 def judged_bands(dim: int, signed_charges: bool, softening: float, count: int = 1500) -> Bands:
     """``count`` fresh edges in each distance band of ``BANDS`` (fixed seeds: every verdict is
-    a deterministic function of the expression and the law)."""
+    a deterministic function of the expression and the law), windows of a factor two from the
+    closest distance judged."""
     X = [fresh_edges(dim, signed_charges, count, seed=777 + k, softening=softening, distance=lims)
          for k, lims in enumerate(BANDS.values())]
-    return Bands(np.concatenate(X), np.repeat(np.arange(len(X)), count), tuple(BANDS))
+    X = np.concatenate(X)
+    dist = np.linalg.norm(X[:, :dim], axis=1)
+    window = np.floor(np.log2(dist / min(lo for lo, _ in BANDS.values()))).astype(int)
+    return Bands(X, np.repeat(np.arange(len(BANDS)), count), tuple(BANDS), window)
 
 
 def _evaluate(expr: sp.Expr, symbols, X: np.ndarray) -> np.ndarray:
+    """expr's values on the rows of X, exponentials of one product merged first (e^(20 r)
+    e^(-10 r^2) is e^(20 r - 10 r^2), not inf times 0 far out)."""
+    if expr.count(sp.exp) > 1:
+        expr = sp.powsimp(expr, combine="exp")
     fn = sp.lambdify(symbols, expr, modules="numpy")
     with np.errstate(all="ignore"):
         out = fn(*X.T)
@@ -156,48 +168,53 @@ def numeric_check(expr: sp.Expr, targets: list[sp.Expr], symbols, X: np.ndarray,
             "finite_fraction": float(ok.mean()), "pass": bool(r2 > NUMERIC_R2)}
 
 
-def _fit_on_band(y: np.ndarray, T: np.ndarray, bands: Bands) -> np.ndarray | None:
-    """a of y ~ a . T on the data's band, each edge's error relative to |T| there."""
+def _fit_on_band(y: np.ndarray, T: np.ndarray, bands: Bands, intercept: bool) -> tuple[np.ndarray, float] | None:
+    """a (and, with ``intercept``, c) of y ~ a . T + c on the data's band, each edge's error
+    relative to |T| there."""
     rows = (bands.band == bands.names.index(FIT_BAND)) & np.isfinite(y) & np.isfinite(T).all(axis=1)
     size = np.linalg.norm(T[rows], axis=1)
     if rows.sum() < 10 or not size.any():
         return None
     w = 1 / (size + np.median(size) + 1e-300) ** 2
-    a, _, _ = least_squares(T[rows], y[rows], intercept=False, weights=w)
-    return a
+    a, c, _ = least_squares(T[rows], y[rows], intercept=intercept, weights=w)
+    if intercept and abs(c) <= 1e-9 * np.sqrt(np.mean(y[rows] ** 2)):
+        c = 0.0  # the fit's rounding, not an offset: it would swamp a force of 1e-20 far away
+    return a, float(c)
 
 
 def constant_part(expr: sp.Expr) -> tuple[float, sp.Expr]:
-    """expr's additive constant c and the rest (from its top-level sum, multiplied out one level
-    where the top is a product): a message's offset, taken from the law itself rather than
-    fitted, and subtracted before evaluation so that a force of 1e-20 far away is not lost in
-    the rounding of an offset of order one."""
+    """expr's additive constant c and the rest (its top-level sum's numbers, multiplied out one
+    level where the top is a product): a message's offset, taken from the law itself rather than
+    fitted where it is written apart, and subtracted before evaluation so that a force of 1e-20
+    far away is not lost in the rounding of an offset of order one."""
     for form in (expr, sp.expand(expr, deep=False)):
-        c, rest = form.as_coeff_Add()
-        if c != 0:
-            return float(c), rest
+        numbers = [t for t in sp.Add.make_args(form) if t.is_number]
+        if numbers and form.is_Add:
+            c = sp.Add(*numbers)
+            return float(c), form - c
     return 0.0, expr
 
 
 def extrapolation_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: Bands, offset: bool = True) -> dict:
-    """The law with a fitted on the data's band (and, with ``offset``, its own additive constant
-    as c), against a . F + c in every band: the ``QUANTILE`` quantile of the relative error
-    (``Bands.relative`` of |a| |F|) per band; it passes when every band's is below
-    ``CONSTANT_TOL``. An edge where the truth is finite and the law is not counts as an infinite
-    error."""
+    """The law with a fitted on the data's band (and, with ``offset``, c: its own additive
+    constant where it writes one, else fitted there too), against a . F + c in every band: the
+    ``QUANTILE`` quantile of the relative error (``Bands.relative`` of |a| |F|) per band; it
+    passes when every band's is below ``CONSTANT_TOL``. An edge where the truth is finite and
+    the law is not counts as an infinite error."""
     c, rest = constant_part(expr) if offset else (0.0, expr)
     y = _evaluate(rest, symbols, bands.X)
     T = np.column_stack([_evaluate(t, symbols, bands.X) for t in targets])
-    a = _fit_on_band(y, T, bands)
-    if a is None:
+    fit = _fit_on_band(y, T, bands, intercept=offset and c == 0.0)
+    if fit is None:
         return {"quantile": {}, "pass": False, "reason": "no finite values on the data's band"}
+    a, fitted = fit
     truth_ok = np.isfinite(T).all(axis=1)
     with np.errstate(all="ignore"):
-        error = np.where(np.isfinite(y), y - T @ a, np.inf)
+        error = np.where(np.isfinite(y), y - fitted - T @ a, np.inf)
         rel = bands.relative(error, np.linalg.norm(a) * np.linalg.norm(T, axis=1))
     rel = np.where(np.isnan(rel), np.inf, rel)
     q = bands.per_band(rel, truth_ok, lambda v: np.quantile(v, QUANTILE))
-    return {"quantile": q, "worst_band": max(q, key=q.get), "a": a.tolist(), "c": c,
+    return {"quantile": q, "worst_band": max(q, key=q.get), "a": a.tolist(), "c": c + fitted,
             "pass": bool(all(v <= CONSTANT_TOL for v in q.values()))}
 
 
@@ -209,22 +226,39 @@ def _unsoftened(expr: sp.Expr, softening: float) -> sp.Expr:
         return expr
     r, s = sp.Symbol("r", real=True), sp.Float(softening)
 
+    def split(base: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+        """A sum as r^p times a polynomial in r (p the lowest power of r in it, fractional too),
+        or None where its powers of r do not differ by integers."""
+        terms = [t.as_coeff_exponent(r) for t in sp.Add.make_args(base)]
+        if not all(q.is_number for _, q in terms):
+            return None
+        p = min(float(q) for _, q in terms)
+        if not all(float(q - p).is_integer() for _, q in terms):
+            return None
+        poly = sp.Add(*[c * r ** int(round(float(q) - p)) for c, q in terms])
+        return r ** sp.nsimplify(p), poly
+
     def divisible(e) -> bool:
-        if not (e.is_Pow and e.exp.is_Integer and e.exp < 0 and e.base.is_Add and e.base.is_polynomial(r)):
+        if not (e.is_Pow and e.exp.is_Integer and e.exp < 0 and e.base.is_Add):
             return False
-        if any(a.is_Number and abs(float(a) + softening) < 1e-12 for a in e.base.args) and len(e.base.args) == 2:
+        if any(a.is_Number and abs(float(a) + softening) < SOFT_TOL for a in e.base.args) and len(e.base.args) == 2:
             return False  # r - softening itself
-        rest = sp.expand(e.base.subs(r, s))
-        return rest.is_number and abs(float(rest)) < 1e-12 * max(1.0, *(abs(float(c)) for c in sp.Poly(
-            e.base, r).coeffs() if c.is_number))
+        parts = split(e.base)
+        if parts is None or not parts[1].is_polynomial(r):
+            return False
+        poly = parts[1]
+        rest = sp.expand(poly.subs(r, s))
+        return rest.is_number and abs(float(rest)) < SOFT_TOL * softening * max(1.0, *(abs(float(c)) for c in sp.Poly(
+            poly, r).coeffs() if c.is_number))
 
     def factored(e):
-        quotient, _ = sp.div(e.base, r - s, r)
-        return (r - s) ** e.exp * quotient ** e.exp
+        power, poly = split(e.base)
+        quotient, _ = sp.div(poly, r - s, r)
+        return (r - s) ** e.exp * (power * quotient) ** e.exp
 
     def is_distance(e) -> bool:
         return (e.is_Add and len(e.args) == 2 and r in e.args
-                and any(a.is_Number and abs(float(a) + softening) < 1e-12 for a in e.args))
+                and any(a.is_Number and abs(float(a) + softening) < SOFT_TOL for a in e.args))
 
     try:
         expr = expr.replace(divisible, factored)
@@ -235,22 +269,25 @@ def _unsoftened(expr: sp.Expr, softening: float) -> sp.Expr:
 
 def void_constants_dropped(expr: sp.Expr, symbols, bands: Bands) -> sp.Expr:
     """expr without its numerically void constants: each small constant (below the rounding
-    grid's half step) whose replacement by zero changes expr by less than ``VOID_TOL`` of its
-    size anywhere on the bands (e^(-2.3e-13 / r^3) is 1; e^(-0.01 r) is not)."""
-    small = sorted({f for f in expr.atoms(sp.Float) if 0 < abs(float(f)) < ANCHOR_TOL}, key=lambda f: abs(float(f)))
+    grid's half step) outside its additive constant whose replacement by zero changes the rest
+    by less than ``VOID_TOL`` of the rest's size anywhere on the bands (e^(-2.3e-13 / r^3) is 1;
+    e^(-0.01 r) is not; an offset of 10^6 does not make a small term void)."""
+    c, rest = constant_part(expr)
+    small = sorted({f for f in rest.atoms(sp.Float) if 0 < abs(float(f)) < ANCHOR_TOL}, key=lambda f: abs(float(f)))
     if not small:
         return expr
-    values = _evaluate(expr, symbols, bands.X)
+    values = _evaluate(rest, symbols, bands.X)
     ok = np.isfinite(values)
+    changed = False
     for f in small:
-        trial = expr.xreplace({f: sp.Integer(0)})
+        trial = rest.xreplace({f: sp.Integer(0)})
         v = _evaluate(trial, symbols, bands.X)
         if not np.array_equal(np.isfinite(v), ok):
             continue
         change = bands.relative(v - values, np.abs(values))[ok]
         if not change.size or float(np.max(change)) <= VOID_TOL:
-            expr, values = trial, v
-    return expr
+            rest, values, changed = trial, v, True
+    return rest + c if changed else expr
 
 
 def _snapped(f: float, anchors: tuple[float, ...]) -> sp.Expr | None:
@@ -267,8 +304,8 @@ def _snapped(f: float, anchors: tuple[float, ...]) -> sp.Expr | None:
 
 def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
     """Constants inside a term (not its overall coefficient) on the form's grid (``_snapped``);
-    a power's exponent snapped to the simplest rational within 0.01 (r^0.25 is r^(1/4)) unless
-    that is zero."""
+    a power's exponent snapped to one of the truth's numbers within 0.01, else to a rational
+    within 0.01 (r^0.25 is r^(1/4)) unless that is zero."""
     def monic(e):  # (c*r - c*k)^p -> c^p (r - k)^p, so inner constants are comparable
         terms = [t for t in sp.Add.make_args(e.base) if not t.is_number]
         lead = max((t.as_coeff_Mul()[0] for t in terms), key=lambda c: abs(float(c)), default=1)
@@ -277,6 +314,9 @@ def _round_inner(expr: sp.Expr, anchors: tuple[float, ...] = ()) -> sp.Expr:
         return sp.Pow(lead, e.exp) * sp.Pow(sp.expand(e.base / lead), e.exp)
 
     def exponent(e):
+        near = min(anchors, key=lambda a: abs(a - float(e.exp)), default=None)
+        if near is not None and abs(near - float(e.exp)) <= 0.01:
+            return sp.Pow(e.base, sp.nsimplify(near, rational=True))
         p = sp.nsimplify(float(e.exp), tolerance=0.01, rational=True)
         return sp.Pow(e.base, p) if p != 0 else e
 
@@ -356,15 +396,24 @@ def canonical_terms(expr: sp.Expr, passes: int = 3, anchors: tuple[float, ...] =
     return {k: v for k, v in out.items() if v != 0.0}
 
 
+#: the edge variables that are positive wherever a law is used (sqrt(r^2) is r)
+POSITIVE = ("r", "m1", "m2")
+
+
 def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: Bands, offset: bool = True) -> dict:
     """Are expr's terms those of a . targets + c (c = 0 unless ``offset``)? a and c are fitted
     on the terms the truth has; each of those must agree to ``SYMBOLIC_TOL`` of its own
-    coefficient, and each term the truth lacks must stay below ``EXTRA_TOL`` of the law
+    coefficient, and the terms the truth lacks, taken together as written (before any rounding:
+    two screenings that round alike are not one), must stay below ``EXTRA_TOL`` of the law
     (``Bands.relative`` of |a| |F|) everywhere on the bands."""
+    positive = {sp.Symbol(n, real=True): sp.Symbol(n, positive=True) for n in POSITIVE}
+    back = {v: k for k, v in positive.items()}
     try:
         near = truth_numbers(targets)
-        t = canonical_terms(expr, anchors=near)
-        basis = [canonical_terms(x, anchors=near) for x in targets] + ([{sp.Integer(1): 1.0}] if offset else [])
+        written = sp.expand(_split_powers(sp.sympify(expr).xreplace(positive)))
+        t = canonical_terms(written, anchors=near)
+        basis = [canonical_terms(x.xreplace(positive), anchors=near) for x in targets]
+        basis += [{sp.Integer(1): 1.0}] if offset else []
     except (TypeError, ValueError, sp.SympifyError) as err:
         return {"pass": False, "reason": f"could not expand: {err}"}
     if not t:
@@ -378,24 +427,28 @@ def symbolic_check(expr: sp.Expr, targets: list[sp.Expr], symbols, bands: Bands,
         own = np.abs(y - fitted) / np.maximum(np.maximum(np.abs(y), np.abs(fitted)), 1e-9 * np.abs(y).max())
     a = coef[: len(targets)]
     only_constant = bool(np.allclose(a, 0))
-    extra = {k: v for k, v in t.items() if k not in set(keys)}
-    sizes = {}
-    if extra:
+    truth_keys = set(keys)
+    extra, names = sp.Integer(0), []
+    for term in sp.Add.make_args(written):  # each as written, where all its terms are extra
+        own_keys = canonical_terms(term, anchors=near)
+        outside = {k: v for k, v in own_keys.items() if k not in truth_keys}
+        extra += term if outside and len(outside) == len(own_keys) else sp.Add(*[v * k for k, v in outside.items()])
+        names += [str(k.xreplace(back)) for k in outside]
+    size = 0.0
+    if extra != 0:
         T = np.column_stack([_evaluate(x, symbols, bands.X) for x in targets])
         scale = np.linalg.norm(a) * np.linalg.norm(T, axis=1)
         ok = np.isfinite(scale)
-        for k, v in extra.items():
-            try:
-                size = bands.relative(v * _evaluate(k, symbols, bands.X), scale)[ok]
-            except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
-                size = np.array([np.inf])
-            sizes[str(k)] = float(np.max(np.where(np.isnan(size), np.inf, size))) if size.size else np.inf
+        try:
+            rel = bands.relative(_evaluate(extra.xreplace(back), symbols, bands.X), scale)[ok]
+            size = float(np.max(np.where(np.isnan(rel), np.inf, rel))) if rel.size else np.inf
+        except (TypeError, ValueError, NameError, ZeroDivisionError, OverflowError):
+            size = np.inf
     worst_own = float(own.max()) if own.size else 0.0
-    spurious = {k: s for k, s in sizes.items() if not s <= EXTRA_TOL}
-    return {"pass": bool(worst_own <= SYMBOLIC_TOL and not spurious and not only_constant),
+    return {"pass": bool(worst_own <= SYMBOLIC_TOL and size <= EXTRA_TOL and not only_constant),
             "coefficient_error": worst_own, "a": a.tolist(), "c": float(coef[-1]) if offset else 0.0,
-            "extra_terms": dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:10]),
-            "unexplained_terms": [str(k) for k, o in zip(keys, own) if o > SYMBOLIC_TOL][:10] + list(spurious)[:10]}
+            "extra_size": size, "extra_terms": sorted(set(names), key=str)[:10],
+            "unexplained_terms": [str(k.xreplace(back)) for k, o in zip(keys, own) if o > SYMBOLIC_TOL][:10]}
 
 
 def _expression(expr: sp.Expr | str, dim: int) -> sp.Expr:
