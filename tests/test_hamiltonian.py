@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from symdistill.core.frames import node_features, read_frames, split_nodes
-from symdistill.core.laws import get_law
+from symdistill.core.laws import BUILTIN_LAWS, get_law
 from symdistill.distill.calibrate import Frames, calibrate_law
 from symdistill.distill.verdict import judge_potential, law_constants
 from symdistill.gnn.data import fully_connected_edges
@@ -181,3 +181,30 @@ def test_the_message_dump_holds_pair_energies_against_the_true_potential(trained
     fit = fit_file(dump, tmp_path / "selected.json", tmp_path / "fit.json")
     assert fit["target"] == "potential" and np.isfinite(fit["force"]["r2_robust"])
 
+
+def test_the_energy_routes_search_on_the_data_finds_what_the_energies_miss(simulated):
+    """Pair energies that have the right structure (one term, no mass factor) but the wrong
+    radial form (-1/r, for spring data): no member calibrated from searches on them reproduces
+    the data. The energy route's search on the data (each term a short potential scored on the
+    accelerations) finds r^2 - 2r, and the data choice takes it."""
+    from dataclasses import replace
+
+    from symdistill.distill.symbolic import EXACT, SearchContext, SRSettings, get_engine, potential_components
+    from symdistill.distill.verdict import fresh_edges
+
+    law = BUILTIN_LAWS["spring"]
+    path = simulated("spring", n_sims=20, steps=40, block=10)
+    data = {"train": Frames.read(path, "train", 50, 0.01), "held_out": Frames.read(path, "validation", 50, 0.01)}
+    names = ["dx", "dy", "r", "m1", "m2", "q1", "q2"]
+    X = fresh_edges(2, False, count=1500, seed=7)
+    X = X[(X[:, 2] > 0.2) & (X[:, 2] < 4)]
+    E = 1.5 - 1 / X[:, 2]  # -1/r + 1/r_ref at r_ref = 1.5
+    s = SRSettings(engine="operon", generations=5, population_size=200, threads=1, seed=0, choice="data",
+                   objectives=["r2"])
+    _, without = potential_components(get_engine("operon"), X, E, names, 2, replace(s, data_search=False),
+                                      SearchContext(), data)
+    assert min(m["loss"] for m in without["pareto"]) > EXACT
+    _, pot = potential_components(get_engine("operon"), X, E, names, 2, s, SearchContext(), data)
+    assert pot["chosen"]["origin"].startswith("data"), pot["chosen"]
+    assert pot["chosen"]["loss"] <= EXACT
+    assert judge_potential(pot["chosen"]["expression"], law, 2)["verdict"] == "correct", pot["chosen"]["expression"]

@@ -630,7 +630,8 @@ def separable_candidates(engine, S: np.ndarray, radial: np.ndarray, noise: np.nd
 
 
 def data_candidates(structures: list[dict], names: list[str], dim: int, data: dict, s: SRSettings,
-                    S: np.ndarray, radial: np.ndarray) -> list[tuple[Candidate, bool]]:
+                    S: np.ndarray | None = None, radial: np.ndarray | None = None,
+                    potentials: bool = False) -> list[tuple[Candidate, bool]]:
     """Laws whose radial function is searched on the data set's accelerations rather than on the
     messages: for each term phi_k g_k(r) of each separable structure that was searched (its
     factors phi found on the messages), every short g_k (``s.exhaustive`` nodes, as a force and
@@ -641,14 +642,20 @@ def data_candidates(structures: list[dict], names: list[str], dim: int, data: di
     which messages distorted by a network's errors can hide (a look-alike that fits the
     messages better than the law). Both read-out families are searched (a = sum F / m_i, or the
     summed terms: a factor read on messages that are accelerations lacks the receiver's mass).
-    Returns each search's front as laws (message losses on ``S``, ``radial``), each with its
-    family (divided by the receiver's mass?)."""
+
+    ``potentials``: the structures are a pair energy's, U = sum_k phi_k u_k(r) (knees u_k are
+    potentials, held as their forces -phi_k u_k'); each term is searched as a short potential,
+    in the family a = F / m_i of Hamilton's equations, and every law carries its U.
+    Returns each search's front as laws (message losses on ``S``, ``radial`` where given), each
+    with its family (divided by the receiver's mass?)."""
     searched = [st for st in structures if st.get("searched") and "knees" in st]
     if not searched:
         return []
     frames = data["train"]
     symbols = [sp.Symbol(c, real=True) for c in edge_columns(dim)]
     r = sp.Symbol("r", real=True)
+    families = (True,) if potentials else (True, False)
+    kinds = (True,) if potentials else (False, True)
 
     def per_edge(expr: sp.Expr) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -661,11 +668,12 @@ def data_candidates(structures: list[dict], names: list[str], dim: int, data: di
         knees = [parse_expression(k, ["r"]) for k in st["knees"]]
         label = f"data, separable {' + '.join(st['factors'])}"
         for t, factor in enumerate(factors):
-            others = [factors[j] * knees[j] for j in range(len(factors)) if j != t]
+            held_terms = [factors[j] * knees[j] for j in range(len(factors)) if j != t]  # as U has them
+            others = [calibrate.potential_force(h) for h in held_terms] if potentials else held_terms
             phi, held = per_edge(factor), [per_edge(h) for h in others]
             targets = {divide: calibrate.TermData(frames, phi, held, divide).sample(
-                calibrate.SEARCH_EDGES, np.random.default_rng(s.seed)) for divide in (True, False)}
-            for divide, is_potential in itertools.product((True, False), (False, True)):
+                calibrate.SEARCH_EDGES, np.random.default_rng(s.seed)) for divide in families}
+            for divide, is_potential in itertools.product(families, kinds):
                 target = targets[divide]
                 found = [(m.size, m.loss, [(m.tree, m.theta)], [m.a], m.b, m.rest) for m in exhaustive.search_target(
                     target, s.operators, s.exhaustive - is_potential, seed=s.seed, derivative=is_potential,
@@ -679,7 +687,10 @@ def data_candidates(structures: list[dict], names: list[str], dim: int, data: di
                                      for a, (t, theta) in zip(scales, parts)])
                         g = sp.diff(f, r) + offset if is_potential else f + offset
                         law = factor * g + sp.Add(*[sp.Float(c) * h for c, h in zip(rest, others)])
-                        if is_potential and not others:
+                        if potentials:
+                            u = -factor * (f + offset * r) + sp.Add(*[sp.Float(c) * h for c, h in zip(rest, held_terms)])
+                            cand = with_potential(law, u, names, origin=label)
+                        elif is_potential and not others:
                             cand = with_potential(law, -factor * (f + offset * r), names, origin=label)
                         else:
                             text = to_sympy_string(str(law), names)
@@ -687,10 +698,13 @@ def data_candidates(structures: list[dict], names: list[str], dim: int, data: di
                                              origin=label)
                     except (ExpressionError, ValueError, TypeError):
                         continue
-                    cand.message_loss = _message_loss(cand, names, S, radial)
-                    if cand.message_loss is not None and (cand.expression, divide) not in out:
+                    if radial is not None:
+                        cand.message_loss = _message_loss(cand, names, S, radial)
+                        if cand.message_loss is None:
+                            continue
+                    if (cand.expression, divide) not in out:
                         out[cand.expression, divide] = (cand, divide)
-    return sorted(out.values(), key=lambda c: (c[0].complexity, c[0].message_loss))
+    return sorted(out.values(), key=lambda c: (c[0].complexity, c[0].message_loss or 0.0))
 
 
 def _calibrate_radial(c: Candidate, names: list[str], dim: int, data: dict,
@@ -948,21 +962,51 @@ def potential_pool(engine, S: np.ndarray, energy: np.ndarray, names: list[str], 
     return list(stripped.values()), tried
 
 
+def _potential_eliminations(front: list[Candidate], names: list[str], dim: int, data: dict,
+                            support: np.ndarray) -> list[Candidate]:
+    """Each calibrated potential's backward eliminations on the data (``_data_eliminations`` of
+    its force, U carried; Hamilton's read-out a = F / m_i), as calibrated potentials."""
+    as_forces = []
+    for c in front:
+        try:
+            force = with_potential(calibrate.potential_force(parse_expression(c.expression, names)),
+                                   parse_expression(c.expression, names), names, c.loss, c.origin)
+        except ExpressionError:
+            continue
+        as_forces.append(replace(force, info={**force.info, "divide_by_mass": True}))
+    out = []
+    for c in _data_eliminations(as_forces, names, dim, data, divide=True, support=support):
+        info = {k: v for k, v in c.info.items() if k != "potential"}
+        u = c.info["potential"]
+        out.append(Candidate(simplify.complexity(parse_expression(u, names)), c.loss, u, c.message_loss,
+                             c.node_losses, c.origin, info))
+    return out
+
+
 def potential_components(engine, X: np.ndarray, energy: np.ndarray, names: list[str], dim: int, s: SRSettings,
                          context: SearchContext, data: dict | None = None) -> tuple[list[dict], dict]:
     """An energy variant's law: a search for the pair potential U(r, m1, m2, q1, q2) on its pair
     energies E(r) - E(r_ref) (``radial_candidates``: no part across dx, so no noise floor), and
     always the separable search (``separable_candidates``: each g_k in r alone, where the
     reference's offset phi(m, q) g(r_ref) costs nothing), each member without its terms free of
-    r; with ``choice: data`` every member is calibrated on the
-    data through its force (``_calibrate_potential``). The force components -dU/dr dx_k/|dx| of
-    every front member are the model's components, judged as every other route's are."""
+    r; with ``choice: data`` every member is calibrated on the data through its force
+    (``_calibrate_potential``), each term is also searched as a short potential on the data where
+    no member is exact (``data_candidates``, ``s.data_search``), and every member's terms are
+    eliminated on the data (``_potential_eliminations``), as on the force route. The force
+    components -dU/dr dx_k/|dx| of every front member are the model's components, judged as
+    every other route's are."""
     spatial, scalars = central.spatial_names(names, dim), central.scalar_names(names, dim)
     pool, tried = potential_pool(engine, X[:, dim:], energy, scalars, s, context, True)
     if s.choice == "data":
         if data is None:
             raise ValueError("symbolic.choice 'data' needs the data set (--data)")
-        front = pareto([c for c in (_calibrate_potential(c, scalars, dim, data) for c in pool) if c is not None])
+        calibrated = [c for c in (_calibrate_potential(c, scalars, dim, data) for c in pool) if c is not None]
+        if s.data_search and s.exhaustive and not any(c.loss <= EXACT for c in calibrated):
+            found = [replace(c, expression=c.info["potential"], info={}) for c, _ in
+                     data_candidates(tried, scalars, dim, data, s, potentials=True)]
+            calibrated += [c for c in (_calibrate_potential(c, scalars, dim, data) for c in found) if c is not None]
+        front = pareto(calibrated)
+        front = pareto(front + _potential_eliminations(front, scalars, dim, data, X[:, dim:]))
     else:
         front = pareto([replace(c, loss=c.message_loss) for c in pool])
     if not front:
