@@ -28,6 +28,7 @@ def test_parses_ordinary_math():
         ("r +", "cannot parse"),
         ("exp(r, base=2)", "keyword"),
         ("[r for r in m1]", "ListComp"),
+        ("m1,", "a tuple"),
     ],
 )
 def test_rejects_everything_else(text, fragment, tmp_path):

@@ -138,6 +138,8 @@ def parse_expression(text: str, symbols: Iterable[str], *, what: str = "expressi
         if isinstance(err, ExpressionError):
             raise
         raise ExpressionError(f"{what}: invalid expression {short!r}: {err}") from None
+    if isinstance(expr, tuple):  # a (value, condition) pair belongs inside a Piecewise only
+        raise ExpressionError(f"{what}: {short!r} is a tuple, not one expression")
     expr = sp.sympify(expr)
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise ExpressionError(f"{what}: {short!r} is infinite or undefined (e.g. a division by zero)")
