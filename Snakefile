@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 os.environ.setdefault("SYMDISTILL_SOURCE", str(Path(workflow.basedir)))
 from symdistill.core.provenance import set_aside_damaged  # noqa: E402
 from symdistill.core.schema import schema  # noqa: E402
-from symdistill.distill.symbolic import EngineUnavailable, check_engines  # noqa: E402
+from symdistill.distill.availability import EngineUnavailable, check_engines  # noqa: E402
 from symdistill.core.config import (  # noqa: E402
     ConfigError,
     ephemeris_settings,

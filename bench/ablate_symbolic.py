@@ -3,7 +3,7 @@ against the pipeline's symbolic settings (config.yaml), run on the same trained 
 
 For every model directory given (holding messages.h5, selected.json and best.pt beside its data set's
 data.h5, as the workflow writes them) and every setting, the symbolic stage runs exactly as in the pipeline
-(``symdistill.distill.symbolic.regress_messages``) and every chosen component is judged by the
+(``symdistill.distill.stage.regress_messages``) and every chosen component is judged by the
 project's verdict. Prints, per setting: chosen components correct / all, components whose
 front holds the law, and the seconds spent; then the per-model verdicts.
 Run: python bench/ablate_symbolic.py results/*_d2_n4/{bottleneck,pruning}_s0 [--settings ...]
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from symdistill.core.config import load_config, sr_settings
 from symdistill.core.edges import law_from_file
-from symdistill.distill.symbolic import SRSettings, regress_messages
+from symdistill.distill.settings import SRSettings
+from symdistill.distill.stage import regress_messages
 from symdistill.distill.verdict import judge
 
 sys.path.insert(0, str(Path(__file__).parent))

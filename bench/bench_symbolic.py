@@ -4,7 +4,7 @@ No GNN: the "messages" are a fixed linear map of the true pairwise force (plus a
 --noise x their std of Gaussian noise) on edges of a small simulated data set, so the
 benchmark measures the symbolic stage alone. Each setting in ABLATIONS (the pipeline's
 symbolic settings from config.yaml with one change) runs on every law with a generation
-budget, through the same ``symdistill.distill.symbolic.distil`` the pipeline calls; the table gives the
+budget, through the same ``symdistill.distill.stage.distil`` the pipeline calls; the table gives the
 chosen law's verdict per component, whether the front holds the law, and the seconds taken.
 PySR runs only where Julia is installed (otherwise the reason is printed).
 Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] [--config config/custom.yaml]
@@ -24,7 +24,12 @@ import numpy as np
 from symdistill.core.config import load_config, sr_settings
 from symdistill.core.edges import edge_columns, edge_features, edge_matrix, pair_forces
 from symdistill.core.laws import get_law
-from symdistill.distill.symbolic import EngineUnavailable, PySREngine, SRSettings, calibration_data, distil, get_engine
+from symdistill.distill.availability import EngineUnavailable
+from symdistill.distill.calibrated import calibration_data
+from symdistill.distill.engines import PySREngine, get_engine
+from symdistill.distill.inputs import LawInputs
+from symdistill.distill.settings import SRSettings
+from symdistill.distill.stage import distil
 from symdistill.distill.verdict import judge
 from symdistill.physics.simulate import SimSettings, simulate
 
@@ -84,8 +89,8 @@ def main() -> None:
                 for name, (law, X, M, path) in data.items():
                     t0 = time.perf_counter()
                     frames = calibration_data(path, s, law.softening) if s.choice == "data" else None
-                    comps, radial = distil(get_engine(engine), X, M, edge_columns(2), 2, s, [0, 1],
-                                           softening=law.softening, data=frames)
+                    inp = LawInputs(X, M, edge_columns(2), 2, [0, 1], law.softening, data=frames)
+                    comps, radial = distil(get_engine(engine), inp, s)
                     spent = time.perf_counter() - t0
                     chosen = [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps]
                     front = [any(judge(m["expression"], law, 2)["verdict"] == "correct" for m in c["pareto"])

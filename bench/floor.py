@@ -31,7 +31,8 @@ def symbolic(model: Path) -> tuple[str, float, float, int]:
     import pyoperon.sklearn as operon
 
     from symdistill.core.config import load_config, sr_settings
-    from symdistill.distill.symbolic import SRSettings, regress_messages
+    from symdistill.distill.settings import SRSettings
+    from symdistill.distill.stage import regress_messages
 
     spent = [0.0, 0]
     fit = operon.SymbolicRegressor.fit

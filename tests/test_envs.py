@@ -157,8 +157,8 @@ def test_workflow_env_runs_the_snakefile_imports():
     imports = re.findall(r"^from (symdistill[\w.]*) import", (ROOT / "Snakefile").read_text(), re.M)
     needed = distributions(set().union(*(imported_at_start(m) for m in imports)), optional)
     # and what its start-up engine check looks for (check_engines: find_spec of each engine's package)
-    symbolic = (ROOT / "src" / "symdistill" / "distill" / "symbolic.py").read_text()
-    needed |= {canonical(m) for m in re.findall(r'find_spec\("(\w+)"\)', symbolic)} - optional
+    checks = (ROOT / "src" / "symdistill" / "distill" / "availability.py").read_text()
+    needed |= {canonical(m) for m in re.findall(r'find_spec\("(\w+)"\)', checks)} - optional
     assert "pyoperon" in needed
     specs = yaml.safe_load((ROOT / "envs" / "workflow.yaml").read_text())["dependencies"]
     names = {canonical(re.match(r"[A-Za-z0-9_.\-]+", d).group(0)) for d in specs if isinstance(d, str)}

@@ -139,7 +139,10 @@ def test_the_potential_route_recovers_a_screened_law_no_config_names():
     import sympy as sp
 
     from symdistill.core.laws import Law, r
-    from symdistill.distill.symbolic import SearchContext, SRSettings, get_engine, potential_components
+    from symdistill.distill.energy_law import potential_components
+    from symdistill.distill.engines import get_engine
+    from symdistill.distill.inputs import LawInputs
+    from symdistill.distill.settings import SRSettings
     from symdistill.distill.verdict import fresh_edges, judge
 
     names = ["dx", "dy", "r", "m1", "m2", "q1", "q2"]
@@ -153,7 +156,7 @@ def test_the_potential_route_recovers_a_screened_law_no_config_names():
     E += 1e-4 * E.std() * np.random.default_rng(0).standard_normal(len(E))
     s = SRSettings(engine="operon", generations=20, population_size=500, threads=1, seed=0,
                    choice="score", objectives=["r2"])
-    comps, pot = potential_components(get_engine("operon"), X, E, names, 2, s, SearchContext())
+    comps, pot = potential_components(get_engine("operon"), LawInputs(X, E, names, 2, [0]), s)
     chosen = pot["chosen"]["expression"]
     assert judge_potential(chosen, law, 2)["verdict"] == "correct", chosen
     assert not sp.sympify(chosen).is_Add or all(t.has(sp.Symbol("r")) for t in sp.sympify(chosen).args)
@@ -165,7 +168,7 @@ def test_the_message_dump_holds_pair_energies_against_the_true_potential(trained
     it, zero at the reference distance; the fit is on the potential."""
     import h5py
 
-    from symdistill.distill.fitting import fit_file
+    from symdistill.distill.force_r2 import fit_file
     from symdistill.distill.messages import dump_messages, select_file
 
     data, out, _ = trained
@@ -189,7 +192,11 @@ def test_the_energy_routes_search_on_the_data_finds_what_the_energies_miss(simul
     accelerations) finds r^2 - 2r, and the data choice takes it."""
     from dataclasses import replace
 
-    from symdistill.distill.symbolic import EXACT, SearchContext, SRSettings, get_engine, potential_components
+    from symdistill.distill.choice import EXACT
+    from symdistill.distill.energy_law import potential_components
+    from symdistill.distill.engines import get_engine
+    from symdistill.distill.inputs import LawInputs
+    from symdistill.distill.settings import SRSettings
     from symdistill.distill.verdict import fresh_edges
 
     law = BUILTIN_LAWS["spring"]
@@ -201,10 +208,10 @@ def test_the_energy_routes_search_on_the_data_finds_what_the_energies_miss(simul
     E = 1.5 - 1 / X[:, 2]  # -1/r + 1/r_ref at r_ref = 1.5
     s = SRSettings(engine="operon", generations=5, population_size=200, threads=1, seed=0, choice="data",
                    objectives=["r2"])
-    _, without = potential_components(get_engine("operon"), X, E, names, 2, replace(s, data_search=False),
-                                      SearchContext(), data)
+    inputs = LawInputs(X, E, names, 2, [0], data=data)
+    _, without = potential_components(get_engine("operon"), inputs, replace(s, data_search=False))
     assert min(m["loss"] for m in without["pareto"]) > EXACT
-    _, pot = potential_components(get_engine("operon"), X, E, names, 2, s, SearchContext(), data)
+    _, pot = potential_components(get_engine("operon"), inputs, s)
     assert pot["chosen"]["origin"].startswith("data"), pot["chosen"]
     assert pot["chosen"]["loss"] <= EXACT
     assert judge_potential(pot["chosen"]["expression"], law, 2)["verdict"] == "correct", pot["chosen"]["expression"]

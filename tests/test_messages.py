@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from symdistill.distill.fitting import fit_components, fit_file, trimmed_fit
+from symdistill.distill.force_r2 import fit_components, fit_file, trimmed_fit
 from symdistill.distill.messages import dump_messages, select_components, select_file
 from symdistill.gnn.train import TrainSettings, train
 
@@ -109,7 +109,8 @@ def test_the_search_never_reads_the_true_law(r1_model, tmp_path):
     writes the same laws, and its output carries no trace of the truth."""
     import shutil
 
-    from symdistill.distill.symbolic import SRSettings, regress_messages, search_inputs
+    from symdistill.distill.settings import SRSettings
+    from symdistill.distill.stage import regress_messages, search_inputs
 
     data, tmp = r1_model
     out = dump_messages(tmp / "model" / "best.pt", data, tmp_path / "messages.h5", max_graphs=20)

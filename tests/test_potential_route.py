@@ -10,7 +10,14 @@ from symdistill.core.config import load_config, sr_settings
 from symdistill.core.edges import edge_features, edge_matrix, pair_forces, pair_potentials
 from symdistill.core.expr import parse_expression
 from symdistill.core.laws import POTENTIAL_SYMBOLS, Law
-from symdistill.distill.symbolic import SearchContext, SRSettings, as_good, central_components, get_engine, search_front
+from symdistill.distill.candidates import Candidate
+from symdistill.distill.choice import as_good
+from symdistill.distill.engines import get_engine
+from symdistill.distill.force_law import central_components
+from symdistill.distill.inputs import LawInputs
+from symdistill.distill.routes import DATA, MESSAGES, POTENTIAL, needed
+from symdistill.distill.search import search_front
+from symdistill.distill.settings import SRSettings
 from symdistill.distill.verdict import judge
 from symdistill.gnn.models import GraphNetwork, ModelSettings
 
@@ -82,8 +89,8 @@ def test_a_law_simpler_as_a_potential_is_found_through_its_potential():
     u = X[:, :2] / dist[:, None]
     work = -(pair_potentials(law, X, 2) - pair_potentials(law, at_ref, 2))[:, None] * u  # int F d rho
     integrals = work @ A.T + np.outer(dist - ref, b)
-    comps, radial = central_components(get_engine("operon"), X, M, NAMES, 2, settings(potential=True), [0, 1],
-                                       SearchContext(), work=(integrals, ref))
+    comps, radial = central_components(get_engine("operon"), LawInputs(X, M, NAMES, 2, [0, 1], work=(integrals, ref)),
+                                       settings(potential=True))
     found = [m for m in radial["pareto"] if m.get("origin", "").startswith("potential")]
     assert found, "no member came from the potential search"
     assert any(judge(c["expression"], law, 2)["form"] == "correct" for c in comps[0]["pareto"])
@@ -99,22 +106,13 @@ def test_a_law_worse_on_almost_every_node_is_not_as_good_despite_a_heavy_tail():
     assert as_good(a, b) and as_good(b, a)  # equally good laws on noisy data
 
 
-@pytest.mark.parametrize("loss, runs", [(0.0, 0), (1e-3, 1)])
-def test_the_potential_route_runs_only_where_no_law_is_exact(monkeypatch, loss, runs):
-    """With the data choice the potential's searches run only when no candidate of the force's
-    own searches reproduces the data exactly (the calibration is stubbed to a fixed loss)."""
-    from dataclasses import replace
-
-    import symdistill.distill.symbolic as symbolic
-
-    law = Law("inverse_square", parse_expression("q1*q2/r", POTENTIAL_SYMBOLS), 1e-3)
-    X = _edges(600)
-    M = pair_forces(law, X, 2)
-    calls = []
-    monkeypatch.setattr(symbolic, "force_candidates", lambda *a, **k: calls.append(1) or [])
-    monkeypatch.setattr(symbolic, "_calibrate_radial", lambda c, *a, **k: replace(c, loss=loss))
-    monkeypatch.setattr(symbolic, "_mass_power", lambda *a, **k: True)
-    monkeypatch.setattr(symbolic, "_data_eliminations", lambda *a, **k: [])
-    central_components(get_engine("operon"), X, M, NAMES, 2, settings(choice="data", separable=False), [0, 1],
-                       SearchContext(), data={}, work=(np.zeros_like(M), 1.0))
-    assert len(calls) == runs
+@pytest.mark.parametrize("loss, runs", [(0.0, False), (1e-3, True)])
+def test_a_costly_route_runs_only_where_no_law_is_exact(loss, runs):
+    """With the data choice the data search and the potential's searches run only when no
+    candidate calibrated so far reproduces the data exactly; a route the settings do not enable
+    never runs, and without the data choice (nothing calibrated) every enabled route runs."""
+    calibrated = [Candidate(5, "r", data_loss=1.0), Candidate(7, "r**2", data_loss=loss)]
+    assert needed(POTENTIAL, True, calibrated) is runs and needed(DATA, True, calibrated) is runs
+    assert needed(MESSAGES, True, calibrated)
+    assert not needed(POTENTIAL, False, calibrated)
+    assert needed(POTENTIAL, True, None)

@@ -86,7 +86,7 @@ def test_wrong_layout_and_wrong_stage_files_are_named_with_their_rule(two_models
     msgs = tmp_path / "messages.h5"
     messages_main(["dump", "--model", str(tmp / "bottleneck" / "best.pt"), "--data", str(data),
                    "--max-graphs", "4", "--out", str(msgs)])
-    from symdistill.distill.fitting import main as fit_main
+    from symdistill.distill.force_r2 import main as fit_main
 
     with pytest.raises(SystemExit) as err:
         fit_main(["--messages", str(msgs), "--selected", str(sel), "--out", str(tmp_path / "fit.json")])

@@ -6,7 +6,10 @@ import sympy as sp
 
 from symdistill.core.expr import parse_expression
 from symdistill.distill import separable
-from symdistill.distill.symbolic import SRSettings, SearchContext, _evaluate, get_engine, separable_candidates
+from symdistill.distill.engines import SearchContext, get_engine
+from symdistill.distill.routes.messages import separable_candidates
+from symdistill.distill.search import evaluate
+from symdistill.distill.settings import SRSettings
 from symdistill.distill.verdict import fresh_edges
 
 NAMES = ["r", "m1", "m2", "q1", "q2"]
@@ -79,7 +82,7 @@ def test_separable_search_recovers_a_two_term_law():
     exact = 0.7 * (test[:, 3] * test[:, 4] / test[:, 0] ** 2 + 2.0 * (test[:, 0] - 1.0))
 
     def error(expression: str) -> float:
-        g = _evaluate(expression, NAMES, test)
+        g = evaluate(expression, NAMES, test)
         if not np.isfinite(g).all():
             return np.inf
         scale = g @ exact / max(g @ g, 1e-300)
@@ -94,16 +97,17 @@ def test_separable_search_recovers_a_two_term_law():
 def test_exhaustive_candidates_carry_potentials_and_pass_on_ties():
     """Forces found as a potential's derivative carry the potential (calibrated as one); members
     off the front that fit about as well are passed on, marked, at most TIES of them."""
-    from symdistill.distill.symbolic import TIES, exhaustive_candidates
+    from symdistill.distill.search import TIES, exhaustive_candidates
+
     rng = np.random.default_rng(2)
     r = np.exp(rng.uniform(np.log(0.3), np.log(4.0), 1000))
     y = np.exp(-2 * r) * (1 + 2 * r) / r**2 * (1 + 0.01 * rng.normal(size=r.size))
     s = SRSettings(engine="operon", threads=1, seed=0)
     front, ties = exhaustive_candidates(r, y, "r", s, derivative=True)
     law = min(front, key=lambda c: c.loss)
-    assert "potential" in law.info and "exp" in law.info["potential"]
-    u = parse_expression(law.info["potential"], ["r"])
+    assert law.potential is not None and "exp" in law.potential
+    u = parse_expression(law.potential, ["r"])
     force = sp.lambdify(sp.Symbol("r", real=True), -sp.diff(u, sp.Symbol("r", real=True)))(r)
-    assert np.allclose(force, _evaluate(law.expression, ["r"], r[:, None]), rtol=1e-9)
-    assert len(ties) <= TIES and all(t.info.get("tied") for t in ties)
+    assert np.allclose(force, evaluate(law.expression, ["r"], r[:, None]), rtol=1e-9)
+    assert len(ties) <= TIES and all(t.tied for t in ties)
     assert all(t.loss <= s.loss_tolerance * law.loss for t in ties)

@@ -8,17 +8,12 @@ import sympy as sp
 
 from symdistill.core.expr import ExpressionError, parse_expression
 from symdistill.core.laws import BUILTIN_LAWS, Law, r
-from symdistill.distill.symbolic import (
-    Candidate,
-    EngineUnavailable,
-    PySREngine,
-    SRSettings,
-    choose,
-    get_engine,
-    pareto,
-    to_sympy_string,
-)
-from symdistill.distill.symbolic import main as sr_main
+from symdistill.distill.availability import EngineUnavailable
+from symdistill.distill.candidates import Candidate, pareto
+from symdistill.distill.choice import choose
+from symdistill.distill.engines import PySREngine, get_engine, to_sympy_string
+from symdistill.distill.settings import SRSettings
+from symdistill.distill.stage import main as sr_main
 from symdistill.distill.verdict import fresh_edges, judge, true_laws
 
 NAMES = ["dx", "dy", "r", "m1", "m2", "q1", "q2"]
@@ -39,8 +34,8 @@ def test_hostile_engine_output_is_rejected(text):
 
 
 def test_pareto_and_choice():
-    cands = [Candidate(3, 1.0, "dx"), Candidate(5, 0.01, "dx/r"), Candidate(7, 0.0099, "dx/r + 1"),
-             Candidate(5, 0.5, "dy"), Candidate(9, 0.2, "dx*dy")]
+    cands = [Candidate(3, "dx", loss=1.0), Candidate(5, "dx/r", loss=0.01), Candidate(7, "dx/r + 1", loss=0.0099),
+             Candidate(5, "dy", loss=0.5), Candidate(9, "dx*dy", loss=0.2)]
     front = pareto(cands)
     assert [c.complexity for c in front] == [3, 5, 7]
     assert choose(front, "score")[0].expression == "dx/r"
@@ -52,18 +47,18 @@ def test_data_choice_takes_the_simplest_law_that_explains_the_held_out_data():
     from the best, here the law; losses at the data's own precision count as equal."""
     rng = np.random.default_rng(0)
     nodes = lambda level: level * (1 + 0.1 * rng.standard_normal(2000))  # noqa: E731
-    front = [Candidate(1, 1.0, "1"), Candidate(13, 0.6, "a"), Candidate(15, 0.12, "b"),
-             Candidate(18, 0.024, "law"), Candidate(25, 0.0239, "law + overfit")]
+    front = [Candidate(1, "1", loss=1.0), Candidate(13, "a", loss=0.6), Candidate(15, "b", loss=0.12),
+             Candidate(18, "law", loss=0.024), Candidate(25, "law + overfit", loss=0.0239)]
     for c in front:
         c.node_losses = nodes(c.loss)
     assert choose(front, "score")[0].expression == "b"
     assert choose(front, "data", 1.1)[0].expression == "law"
-    exact = [Candidate(10, 1e-3, "near"), Candidate(20, 3e-29, "law"), Candidate(40, 1e-31, "law + 1e-16 term")]
+    exact = [Candidate(10, "near", loss=1e-3), Candidate(20, "law", loss=3e-29), Candidate(40, "law + 1e-16 term", loss=1e-31)]
     assert choose(exact, "data", 1.1)[0].expression == "law"
 
 
 def test_envelope_power_reads_the_short_range_power():
-    from symdistill.distill.symbolic import envelope_power
+    from symdistill.distill.routes.messages import envelope_power
 
     r = np.exp(np.random.default_rng(1).uniform(np.log(0.05), np.log(5), 4000))
     assert envelope_power(r, np.exp(-r) * (1 + r) / r**2) == -2.0
@@ -74,7 +69,7 @@ def test_envelope_power_reads_the_short_range_power():
 def test_choice_rules_on_the_papers_own_front():
     """The paper's published 2-D 1/r^2 front; the score rule takes complexity 12, PySR's
     1.5x threshold admits only losses <= 26.9 and so excludes the paper's own pick."""
-    front = [Candidate(8, 913.8, "dy"), Candidate(12, 160.3, "m2*dy/r**3"), Candidate(22, 17.95, "m2*dy/r**3 + dx")]
+    front = [Candidate(8, "dy", loss=913.8), Candidate(12, "m2*dy/r**3", loss=160.3), Candidate(22, "m2*dy/r**3 + dx", loss=17.95)]
     assert choose(front, "score")[0].complexity == 12
     assert choose(front, "best", 1.5)[0].complexity == 22
     with pytest.raises(ValueError, match="symbolic.choice"):
@@ -145,7 +140,7 @@ def test_operon_recovers_planted_law():
     target = sp.lambdify([sp.Symbol(c, real=True) for c in NAMES], 1.5 * fx)(*X.T)
     # a generation cap on one thread makes the search repeatable whatever the machine's load
     s = SRSettings(engine="operon", time_limit=600, generations=GENERATIONS, population_size=500, max_length=25, seed=1, threads=1)
-    front = pareto(get_engine("operon").search(X, target, NAMES, s))
+    front = pareto(get_engine("operon").search(X, target, NAMES, s), by="search")
     verdicts = [judge(c.expression, law, 2)["verdict"] for c in front]
     assert "correct" in verdicts, [c.expression for c in front]
 
@@ -196,7 +191,8 @@ def test_a_variable_with_one_value_in_the_data_is_that_value():
 def test_central_search_recovers_a_law_no_config_names():
     """The whole symbolic stage (central structure, Operon, eliminations, score choice) on a
     rotated, offset, noisy copy of the force of U = m1 m2 r^3 (not a built-in law)."""
-    from symdistill.distill.symbolic import distil
+    from symdistill.distill.inputs import LawInputs
+    from symdistill.distill.stage import distil
 
     law = Law("cubic", P("m1*m2*r**3").subs(sp.Symbol("r", real=True), r), 1e-3)
     X = fresh_edges(2, False, count=3000, seed=5)
@@ -207,7 +203,7 @@ def test_central_search_recovers_a_law_no_config_names():
     M += 1e-3 * M.std(axis=0) * np.random.default_rng(0).standard_normal(M.shape)
     s = SRSettings(engine="operon", generations=GENERATIONS, population_size=500, threads=1, seed=0,
                    choice="score", objectives=["r2"])  # messages only: no data set here
-    comps, radial = distil(get_engine("operon"), X, M, NAMES, 2, s, [0, 1])
+    comps, radial = distil(get_engine("operon"), LawInputs(X, M, NAMES, 2, [0, 1]), s)
     assert radial["alignment"] > 0.99
     assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \
         radial["chosen"]["expression"]
@@ -220,7 +216,8 @@ def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
     the data search (its factor m1 m2 from the messages, its radial form scored on a simulated
     data set's accelerations) finds the law, and the data choice takes it."""
     from symdistill.distill.calibrate import Frames
-    from symdistill.distill.symbolic import SearchContext, central_components
+    from symdistill.distill.force_law import central_components
+    from symdistill.distill.inputs import LawInputs
     from symdistill.physics.simulate import SimSettings, simulate
 
     text = "m1*m2*(r**2/2 + 2.5*exp(-r))"
@@ -237,7 +234,7 @@ def test_a_law_the_messages_distort_is_found_on_the_data(tmp_path):
     M = (F * (3 * np.tanh(g / 3) / g)[:, None]) @ np.array([[0.3, -1.2], [0.9, 0.4]]).T + np.array([0.1, -0.2])
     s = SRSettings(engine="operon", generations=5, population_size=200, threads=1, seed=0, choice="data",
                    objectives=["r2"], potential=False)
-    comps, radial = central_components(get_engine("operon"), X, M, NAMES, 2, s, [0, 1], SearchContext(), data)
+    comps, radial = central_components(get_engine("operon"), LawInputs(X, M, NAMES, 2, [0, 1], data=data), s)
     assert radial["chosen"]["origin"].startswith("data"), radial["chosen"]
     assert [judge(c["chosen"]["expression"], law, 2)["verdict"] for c in comps] == ["correct", "correct"], \
         radial["chosen"]["expression"]

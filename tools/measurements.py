@@ -97,7 +97,7 @@ def verdict_at(commit: str) -> str:
 def freeze(name: str, config: str, kind: str, verdict_from: str | None = None) -> None:
     """Write MEASURE.yaml: the set, the command and the verdict's fingerprint (commit it, then run;
     a retrospective measurement names the commit whose verdict judged it)."""
-    from symdistill.distill.symbolic import search_fingerprint
+    from symdistill.distill.stage import search_fingerprint
     from symdistill.distill.verdict import fingerprint
 
     cfg = ROOT / config

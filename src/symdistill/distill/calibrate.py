@@ -129,7 +129,7 @@ class _Problem:
         return coef, np.nan_to_num(resid, nan=1e3, posinf=1e3, neginf=-1e3).ravel()
 
 
-def _fit(problem: _Problem, theta0: np.ndarray, max_nfev: int) -> tuple[np.ndarray, np.ndarray | None, bool]:
+def _solve(problem: _Problem, theta0: np.ndarray, max_nfev: int) -> tuple[np.ndarray, np.ndarray | None, bool]:
     if len(theta0) == 0:
         return theta0, problem.solve(theta0)[0], True
     start = problem.solve(theta0)[1]
@@ -169,7 +169,7 @@ def calibrate(components: list[sp.Expr], params: list[sp.Symbol], theta0: np.nda
     fns = [sp.lambdify([*symbols, *params], e, "numpy") for e in components]
     best = None
     for divide in (True, False) if divide is None else (divide,):
-        theta, coef, ok = _fit(_Problem(fns, train, divide, s2), theta0, max_nfev)
+        theta, coef, ok = _solve(_Problem(fns, train, divide, s2), theta0, max_nfev)
         if coef is None:
             continue
         test = _Problem(fns, held_out, divide, s2)

@@ -60,7 +60,7 @@ def _values(basis: list[sp.Expr], symbols: list[sp.Symbol], X: np.ndarray) -> np
     return np.column_stack(cols) if cols else np.zeros((len(X), 0))
 
 
-def _fit(V: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, float, float]:
+def _refit(V: np.ndarray, y: np.ndarray, intercept: bool) -> tuple[np.ndarray, float, float]:
     design = np.column_stack([V, np.ones(len(y))]) if intercept else V
     if design.shape[1] == 0:
         return np.zeros(0), 0.0, float(np.mean(y**2))
@@ -103,7 +103,7 @@ def eliminations(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, y: np.n
     intercept = True
     out = []
     while keep:
-        coef, const, mse = _fit(V[:, keep], y, intercept)
+        coef, const, mse = _refit(V[:, keep], y, intercept)
         if np.isfinite(mse):
             out.append((_build([basis[i] for i in keep], coef, const), mse))
         options = [(i, False) for i in range(len(keep))] + ([(None, True)] if intercept else [])
@@ -114,7 +114,7 @@ def eliminations(expr: sp.Expr, symbols: list[sp.Symbol], X: np.ndarray, y: np.n
             cols = [k for j, k in enumerate(keep) if j != drop]
             if not cols:
                 continue
-            trials.append((_fit(V[:, cols], y, intercept and not drop_const)[2], drop, drop_const))
+            trials.append((_refit(V[:, cols], y, intercept and not drop_const)[2], drop, drop_const))
         if not trials:
             break
         _, drop, drop_const = min(trials, key=lambda t: t[0])

@@ -1,4 +1,5 @@
-"""Judge every recovered expression (chosen and Pareto front) and draw the Pareto fronts."""
+"""The verdict's stage (``symdistill-judge``): every recovered expression of a model judged (chosen
+and Pareto front) against its true law, and the Pareto fronts drawn."""
 
 from __future__ import annotations
 
