@@ -62,6 +62,22 @@ def for_engines(pattern, variants=None):
     ]
 
 
+def rollout_outputs():
+    """Every rollout the config asks for (the rolled-out variants' models and engines); an
+    observed data set's truth is the observations after its span (called once the rules exist)."""
+    return for_engines(rules.rollout.output[0], config["rollout"]["variants"])
+
+
+def table_outputs(name, caption, label):
+    """A report table's three files under the report folder: CSV (in the HTML report, with its
+    caption and label), Markdown and LaTeX."""
+    return {
+        "csv": report(f"{REPORT}/{name}.csv", caption=caption, category="Tables", labels={"table": label}),
+        "md": f"{REPORT}/{name}.md",
+        "tex": f"{REPORT}/{name}.tex",
+    }
+
+
 def model_outputs():
     """Every model's training, message, selection and fit outputs and every engine's front and
     verdict, for each model of the config (called once every rule is defined)."""
@@ -76,10 +92,11 @@ def requested_outputs():
     of ``all``: one that is missing (deleted by hand, or removed by Snakemake when a forced
     rerun of its job was killed) is made again, and what depends on it after it, even where
     the outputs made from it are still there. Called once every rule is defined."""
+    rollouts = rollout_outputs()
     truth = sorted({os.path.join(os.path.dirname(os.path.dirname(f)), os.path.basename(rules.integrate_truth.output[0]))
-                    for f in ROLLOUTS})  # the data set folder of each rolled-out model
+                    for f in rollouts})  # the data set folder of each rolled-out model
     return ([rules.simulate.output[0].format(sim=s, dim=d, n=n) for s, d, n in datasets(config)]
-            + model_outputs() + truth + ROLLOUTS)
+            + model_outputs() + truth + rollouts)
 
 
 def all_outputs():

@@ -78,22 +78,17 @@ rule fit_forces:
         "--out {output.fit} --figure {output.figure} > {log} 2>&1"
 
 
-rule r2_table:
+use rule mae_table as r2_table with:
     input:
         for_models(rules.fit_forces.output.fit),
     output:
-        csv=report(f"{REPORT}/r2.csv", caption="../report/r2.rst", category="Tables", labels={"table": "R2"}),
-        md=f"{REPORT}/r2.md",
-        tex=f"{REPORT}/r2.tex",
+        **table_outputs("r2", "../report/r2.rst", "R2"),
     log:
         log_path("r2_table"),
     benchmark:
         benchmark_path("r2_table")
-    threads: 1
+    params:
+        kind="r2",
     resources:
         mem_mb=mem_mb("r2_table"),
         runtime=runtime("r2_table"),
-    conda:
-        "../../envs/train.yaml"
-    shell:
-        "symdistill-table r2 --out {output.csv} {input} > {log} 2>&1"

@@ -4,10 +4,10 @@
 rule report:
     input:
         tables=[rules.mae_table.output.csv, rules.r2_table.output.csv, rules.recovery_table.output.csv]
-        + ([rules.rollout_table.output.csv] if ROLLOUTS else []),
+        + ([rules.rollout_table.output.csv] if rollout_outputs() else []),
         fits=for_models(rules.fit_forces.output.fit),
         recovery=for_engines(rules.judge_laws.output.recovery),
-        rollouts=ROLLOUTS,
+        rollouts=rollout_outputs(),
         data=[rules.simulate.output[0].format(sim=s, dim=d, n=n) for s, d, n in datasets(config)],
         histories=for_models(rules.train_gnn.output.history),
     output:

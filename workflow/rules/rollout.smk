@@ -49,26 +49,17 @@ rule rollout:
         "--settings {params.settings:q} --threads {threads} --out {output} > {log} 2>&1"
 
 
-# an observed data set's truth is the observations after its span (symdistill.physics.ephemeris.holdout)
-ROLLOUTS = for_engines(rules.rollout.output[0], config["rollout"]["variants"])
-
-
-rule rollout_table:
+use rule mae_table as rollout_table with:
     input:
-        ROLLOUTS,
+        rollout_outputs(),
     output:
-        csv=report(f"{REPORT}/rollout.csv", caption="../report/rollout.rst", category="Tables", labels={"table": "rollout"}),
-        md=f"{REPORT}/rollout.md",
-        tex=f"{REPORT}/rollout.tex",
+        **table_outputs("rollout", "../report/rollout.rst", "rollout"),
     log:
         log_path("rollout_table"),
     benchmark:
         benchmark_path("rollout_table")
-    threads: 1
+    params:
+        kind="rollout",
     resources:
         mem_mb=mem_mb("rollout_table"),
         runtime=runtime("rollout_table"),
-    conda:
-        "../../envs/train.yaml"
-    shell:
-        "symdistill-table rollout --out {output.csv} {input} > {log} 2>&1"

@@ -60,22 +60,19 @@ rule judge_laws:
         "--figure {output.figure} > {log} 2>&1"
 
 
-rule recovery_table:
+use rule mae_table as recovery_table with:
     input:
         for_engines(rules.judge_laws.output.recovery),
     output:
-        csv=report(f"{REPORT}/recovery.csv", caption="../report/recovery.rst", category="Tables", labels={"table": "recovery"}),
-        md=f"{REPORT}/recovery.md",
-        tex=f"{REPORT}/recovery.tex",
+        **table_outputs("recovery", "../report/recovery.rst", "recovery"),
     log:
         log_path("recovery_table"),
     benchmark:
         benchmark_path("recovery_table")
-    threads: 1
+    params:
+        kind="recovery",
     resources:
         mem_mb=mem_mb("recovery_table"),
         runtime=runtime("recovery_table"),
     conda:
         "../../envs/symbolic.yaml"
-    shell:
-        "symdistill-table recovery --out {output.csv} {input} > {log} 2>&1"
