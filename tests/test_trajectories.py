@@ -256,7 +256,7 @@ def test_a_periodic_md_trajectory_without_a_reference_runs_through_every_stage(t
     (tmp_path / "traj.yaml").write_text(yaml.safe_dump(cfg))
     env_bin = str(Path(sys.executable).parent)
     run = subprocess.run(["snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path), "--cores", "2",
-                          "--configfile", str(repo / "config" / "test.yaml"), str(tmp_path / "traj.yaml"),
+                          "--configfile", str(repo / "tests" / "tiny.yaml"), str(tmp_path / "traj.yaml"),
                           "--config", "results=results"], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]

@@ -1,4 +1,4 @@
-"""The whole workflow on config/test.yaml with the local executor: a report that shows only what
+"""The whole workflow on tests/tiny.yaml with the local executor: a report that shows only what
 the current configuration declares, and a run whose stages are killed one after another at
 random points that still ends with the same artifacts as an uninterrupted run."""
 
@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _snakemake(work: Path, *extra: str) -> subprocess.CompletedProcess:
-    """Run the workflow on config/test.yaml in ``work`` (results in work/results)."""
+    """Run the workflow on tests/tiny.yaml in ``work`` (results in work/results)."""
     env_bin = str(Path(sys.executable).parent)
     cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "--cores", "2",
-           "--configfile", str(REPO / "config" / "test.yaml"), "--config", "results=results", *extra]
+           "--configfile", str(REPO / "tests" / "tiny.yaml"), "--config", "results=results", *extra]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True,
                           env={**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}, timeout=900)
 
