@@ -47,9 +47,16 @@ def tiny():
 
 
 def rule_blocks() -> dict[str, str]:
-    """Rule name -> its text, for every rule in workflow/rules/*.smk (tests that read the rules)."""
-    out = {}
+    """Rule name -> its text, for every rule in workflow/rules/*.smk (tests that read the rules);
+    a rule made by ``use rule A as B with:`` is A's text followed by B's own directives."""
+    out, reused = {}, {}
     for smk in sorted((Path(__file__).resolve().parents[1] / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", smk.read_text())[1:]:
-            out[re.match(r"rule (\w+):", block).group(1)] = block
+        for block in re.split(r"(?m)^(?=rule |use rule )", smk.read_text())[1:]:
+            if block.startswith("use rule"):
+                parent, name = re.match(r"use rule (\w+) as (\w+) with:", block).groups()
+                reused[name] = (parent, block)
+            else:
+                out[re.match(r"rule (\w+):", block).group(1)] = block
+    for name, (parent, block) in reused.items():
+        out[name] = out[parent] + block
     return out

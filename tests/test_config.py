@@ -51,8 +51,9 @@ def test_every_shipped_config_is_valid_and_plans_a_run(name, md_trajectory, monk
     monkeypatch.chdir(md_trajectory)
     assert datasets(validate_config(_merged(SHIPPED[name])))
     env_bin = str(Path(sys.executable).parent)
+    files = [ROOT / "config.yaml", *SHIPPED[name]]  # config.yaml first, as the Snakefile reads it
     run = subprocess.run(["snakemake", "-n", "-s", str(ROOT / "Snakefile"), "--directory", str(md_trajectory),
-                          "--cores", "2", *[a for f in SHIPPED[name] for a in ("--configfile", str(f))]],
+                          "--cores", "2", "--configfile", *map(str, files)],
                          capture_output=True, text=True, env={**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"},
                          timeout=600)
     assert run.returncode == 0 and "This was a dry-run" in run.stdout, run.stdout[-2000:] + run.stderr[-3000:]

@@ -117,10 +117,10 @@ def rule_envs() -> dict[str, list[str]]:
     """conda env file name -> the first word of every shell command of the rules that use it."""
     out: dict[str, list[str]] = {}
     for name, block in rule_blocks().items():
-        env = re.search(r'conda:\s*"[./]*envs/([a-z]+)\.yaml"', block)
+        envs = re.findall(r'conda:\s*"[./]*envs/([a-z]+)\.yaml"', block)  # the last: a reused rule's own
         cmd = re.search(r'shell:\s*"([a-z\-]+)', block)
-        assert env and cmd, f"rule {name} lacks a conda env or a shell command"
-        out.setdefault(env.group(1), []).append(cmd.group(1))
+        assert envs and cmd, f"rule {name} lacks a conda env or a shell command"
+        out.setdefault(envs[-1], []).append(cmd.group(1))
     return out
 
 
