@@ -23,7 +23,7 @@ test: install
 # ASE molecular dynamics (256 Lennard-Jones atoms, periodic) written as extxyz, then distilled
 md-example: install
 	$(PY) tools/md_example.py --out results/md/lj.extxyz
-	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/md.yaml
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/data/md.yaml
 
 lint: install
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --lint

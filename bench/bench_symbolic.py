@@ -7,7 +7,7 @@ symbolic settings from config.yaml with one change) runs on every law with a gen
 budget, through the same ``symdistill.distill.stage.distil`` the pipeline calls; the table gives the
 chosen law's verdict per component, whether the front holds the law, and the seconds taken.
 PySR runs only where Julia is installed (otherwise the reason is printed).
-Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] [--config config/custom.yaml]
+Run: python bench/bench_symbolic.py [--laws spring r1 r2 charge] [--noise 0.01] [--config config/laws/custom.yaml]
 """
 
 from __future__ import annotations

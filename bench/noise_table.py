@@ -1,4 +1,4 @@
-"""Law recovery against position noise: config/noise.yaml run once per noise level (and
+"""Law recovery against position noise: config/studies/noise.yaml run once per noise level (and
 derivative window), each into its own results folder, then one table of chosen-law verdicts
 per law, with the messages' robust R^2 and the networks' test MAE.
 
@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_level(level: float, window: int, cores: int, base: Path) -> Path:
-    """One Snakemake run of config/noise.yaml at this noise level and window; its results folder."""
+    """One Snakemake run of config/studies/noise.yaml at this noise level and window; its results folder."""
     out = base / f"w{window}_noise{level:g}"
     out.mkdir(parents=True, exist_ok=True)
     overlay = out / "overlay.yaml"
     rel = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     overlay.write_text(yaml.safe_dump({"results": str(rel), "simulate": {
         "derivatives": "differences", "derivative_window": window, "position_noise": level}}))
-    cmd = ["snakemake", "--cores", str(cores), "--configfile", str(ROOT / "config" / "noise.yaml"), str(overlay)]
+    cmd = ["snakemake", "--cores", str(cores), "--configfile", str(ROOT / "config" / "studies" / "noise.yaml"), str(overlay)]
     print(f"[noise {level:g}, window {window}] {' '.join(cmd)}", file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
     return out

@@ -11,10 +11,13 @@ from symdistill.experiment import check_budget, datasets, estimate, models, trai
 ROOT = Path(__file__).resolve().parents[1]
 
 
-#: every config the project ships, each laid over config.yaml as Snakemake does (routes.yaml over
-#: the validation laws, as docs/usage.md runs it)
-SHIPPED = {str(p.relative_to(ROOT)): [p] for p in sorted((ROOT / "config").rglob("*.yaml"))}
-SHIPPED["config/routes.yaml"] = [ROOT / "config" / "laws_validation.yaml", ROOT / "config" / "routes.yaml"]
+#: every config the project ships, each laid over config.yaml as its header runs it: a law set
+#: under the law sets' shared overlay, routes.yaml over the validation laws
+LAWS = ROOT / "config" / "laws"
+SHIPPED = {str(p.relative_to(ROOT)): [LAWS / "overlay.yaml", p] if p.parent == LAWS else [p]
+           for p in sorted((ROOT / "config").rglob("*.yaml")) if p.name != "overlay.yaml"}
+SHIPPED["config/studies/routes.yaml"] = [LAWS / "overlay.yaml", LAWS / "validation.yaml",
+                                         ROOT / "config" / "studies" / "routes.yaml"]
 SHIPPED["config.yaml"] = []
 
 
@@ -31,7 +34,7 @@ def _merged(files: list[Path]) -> dict:
 
 @pytest.fixture(scope="module")
 def md_trajectory(tmp_path_factory) -> Path:
-    """A working directory holding the few-frame Lennard-Jones file config/md.yaml reads."""
+    """A working directory holding the few-frame Lennard-Jones file config/data/md.yaml reads."""
     import subprocess
     import sys
 

@@ -7,7 +7,7 @@ Langevin thermostat at ``--temperature`` (in units of epsilon / k_B), then run a
 with velocity Verlet; every ``--every``-th step is written with its positions, momenta, the
 calculator's forces, the cell and the time. ASE's LennardJones cuts the potential at ``--cutoff``
 (shifted to 0 there; smooth=False, so the force is the plain LJ force inside the cutoff). The
-config that distils it is config/md.yaml (`make md-example`).
+config that distils it is config/data/md.yaml (`make md-example`).
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("freeze", help="freeze a set, its command and the verdict before the run")
     f.add_argument("name")
-    f.add_argument("--config", required=True, help="the set's config, e.g. config/laws_holdout6.yaml")
+    f.add_argument("--config", required=True, help="the set's config, e.g. config/laws/holdout6.yaml")
     f.add_argument("--kind", choices=("blind", "retrospective"), default="blind")
     f.add_argument("--verdict-from", help="retrospective: the commit whose verdict judged the run")
     r = sub.add_parser("record", help="copy a run's recovery table in as the first judgement")
