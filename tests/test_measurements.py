@@ -98,6 +98,24 @@ def test_a_headline_that_is_not_the_tables_is_caught(repo, monkeypatch, capsys):
     assert "README.md quotes" in out and "frozen verdict" in out
 
 
+def test_a_set_frozen_over_an_overlay_runs_both_and_a_changed_overlay_is_caught(repo, monkeypatch, capsys):
+    m = load(monkeypatch, repo)
+    (repo / "config" / "overlay.yaml").write_text("dims: [2, 3]\n")
+    (repo / "measurements" / "set" / "MEASURE.yaml").unlink()
+    m.freeze("set", ["config/overlay.yaml", "config/set.yaml"], "blind")
+    frozen = yaml.safe_load((repo / "measurements" / "set" / "MEASURE.yaml").read_text())
+    assert frozen["command"].endswith("--configfile config/overlay.yaml config/set.yaml")
+    assert frozen["under"] == ["config/overlay.yaml"] and frozen["table"] == "results/set/report/recovery.csv"
+    frozen.update(verdict="v1", search="s1")
+    (repo / "measurements" / "set" / "MEASURE.yaml").write_text(yaml.safe_dump(frozen))
+    commit(repo, "freeze")
+    (repo / "config" / "overlay.yaml").write_text("dims: [2]\n")
+    write(repo, [row("correct"), row("wrong")])
+    commit(repo, "measure, with the overlay changed")
+    assert not m.check([], again=False)
+    assert "config/overlay.yaml changed between freezing" in capsys.readouterr().out
+
+
 def test_a_row_is_rejudged_against_the_law_it_names(monkeypatch):
     m = load(monkeypatch, TOOL.parents[1])
     assert m.judged(row("", "-m1*m2*dx/(r - 0.01)/r**2")) == "correct"

@@ -94,28 +94,31 @@ def verdict_at(commit: str) -> str:
     return hashlib.sha256(b"verdict.py\0" + source).hexdigest()[:12]  # as core.provenance.source_fingerprint
 
 
-def freeze(name: str, config: str, kind: str, verdict_from: str | None = None) -> None:
-    """Write MEASURE.yaml: the set, the command and the verdict's fingerprint (commit it, then run;
-    a retrospective measurement names the commit whose verdict judged it)."""
+def freeze(name: str, configs: list[str], kind: str, verdict_from: str | None = None) -> None:
+    """Write MEASURE.yaml: the set (the last config; those before it are laid under it, as a law
+    set under config/laws/overlay.yaml), the command and the verdict's fingerprint (commit it, then
+    run; a retrospective measurement names the commit whose verdict judged it)."""
     from symdistill.distill.stage import search_fingerprint
     from symdistill.distill.verdict import fingerprint
 
-    cfg = ROOT / config
-    if not cfg.exists():
-        raise SystemExit(f"measurements: the set {config} does not exist")
+    for config in configs:
+        if not (ROOT / config).exists():
+            raise SystemExit(f"measurements: the set {config} does not exist")
     folder = HOME / name
     if (folder / "recovery.csv").exists():
         raise SystemExit(f"measurements: {name} is already measured; a measurement is frozen once")
     folder.mkdir(parents=True, exist_ok=True)
-    results = yaml.safe_load(cfg.read_text()).get("results", "results")
-    measure = {"name": name, "config": config, "kind": kind,
-               "verdict": verdict_at(verdict_from) if verdict_from else fingerprint(),
-               "command": f"snakemake --cores 2 --configfile {config}",
+    results = "results"
+    for config in configs:
+        results = (yaml.safe_load((ROOT / config).read_text()) or {}).get("results", results)
+    measure = {"name": name, "config": configs[-1], **({"under": configs[:-1]} if len(configs) > 1 else {}),
+               "kind": kind, "verdict": verdict_at(verdict_from) if verdict_from else fingerprint(),
+               "command": f"snakemake --cores 2 --configfile {' '.join(configs)}",
                "table": f"{results}/report/recovery.csv",
                **({"code": verdict_from} if verdict_from else {"search": search_fingerprint()})}
     (folder / "MEASURE.yaml").write_text(yaml.safe_dump(measure, sort_keys=False))
-    print(f"froze {name}: verdict {measure['verdict']}; commit {folder / 'MEASURE.yaml'} and {config}, then run:\n"
-          f"  {measure['command']}")
+    print(f"froze {name}: verdict {measure['verdict']}; commit {folder / 'MEASURE.yaml'} and {' '.join(configs)}, "
+          f"then run:\n  {measure['command']}")
 
 
 def record(name: str, results: str) -> None:
@@ -226,9 +229,10 @@ def check(names: list[str], again: bool) -> bool:
                 if frozen == measured or before.returncode:
                     problems.append(f"MEASURE.yaml ({frozen[:8]}) was not committed before recovery.csv "
                                     f"({measured[:8]})")
-                if git("diff", frozen, measured, "--", m["config"]):
-                    problems.append(f"{m['config']} changed between freezing ({frozen[:8]}) and measuring "
-                                    f"({measured[:8]})")
+                for config in [*m.get("under", []), m["config"]]:
+                    if git("diff", frozen, measured, "--", config):
+                        problems.append(f"{config} changed between freezing ({frozen[:8]}) and measuring "
+                                        f"({measured[:8]})")
             if len(touched_by(table)) > 1 or git("status", "--porcelain", "--", str(table.relative_to(ROOT))):
                 problems.append("recovery.csv was edited after it was committed")
         if {r.get("verdict_version") for r in rows} != {m["verdict"]}:
@@ -287,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("freeze", help="freeze a set, its command and the verdict before the run")
     f.add_argument("name")
-    f.add_argument("--config", required=True, help="the set's config, e.g. config/laws/holdout6.yaml")
+    f.add_argument("--config", required=True, nargs="+",
+                   help="the set's config, after any it is laid over: config/laws/overlay.yaml config/laws/<set>.yaml")
     f.add_argument("--kind", choices=("blind", "retrospective"), default="blind")
     f.add_argument("--verdict-from", help="retrospective: the commit whose verdict judged the run")
     r = sub.add_parser("record", help="copy a run's recovery table in as the first judgement")
