@@ -30,6 +30,8 @@ SEARCH_DATASETS = ("edge_features", "messages", "message_integrals")
 SEARCH_ATTRS = ("dim", "energy", "reference_distance", "softening")
 #: labels copied into the output for the tables (which data set and model), not read by the search
 LABELS = ("law", "dim", "n", "variant", "seed")
+#: what the sr file keeps of a chosen law's calibration on the data
+CALIBRATION = ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")
 #: the sources whose hash is the search's version: the distil package but the verdict (versioned
 #: on its own) and the stages before the search (the message dump and its fit to the true force)
 SEARCH_SOURCES = [p for p in Path(__file__).parent.rglob("*.py")
@@ -85,30 +87,26 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
     out = {**found["labels"], "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions(),
            "search_version": search_fingerprint()}
     components = sel["components"]
-    if bool(found.get("energy", False)):  # a pair energy: the law is a potential
-        inp = LawInputs(X[rows], msgs[rows][:, components[0]], names, int(found["dim"]), components, softening,
-                        str(model_path) if model_path else None, data)
-        comps, pot = potential_components(engine, inp, s)
-        out["pair_potential"] = pot
-        out["chosen_law"] = {"potential": pot["chosen"]["expression"]}
-        if "model" in pot["chosen"]:
-            out["calibration"] = {k: pot["chosen"][k] for k in
-                                  ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")}
-        return {**out, "components": comps}
-    work = (integrals[rows][:, components], reference) if integrals is not None and np.isfinite(reference) else None
-    inp = LawInputs(X[rows], msgs[rows][:, components], names, int(found["dim"]), components, softening,
-                    str(model_path) if model_path else None, data, work)
-    comps, radial = distil(engine, inp, s)
-    if radial is not None:
-        out["radial"] = radial
-        out["chosen_law"] = {"radial": radial["chosen"]["expression"]}
-        if "model" in radial["chosen"]:
-            out["calibration"] = {k: radial["chosen"][k] for k in
-                                  ("loss", "data_r2", "data_median_relative_error", "divide_by_mass", "model")}
+    energy = bool(found.get("energy", False))  # a pair energy: the law is a potential
+    has_work = not energy and integrals is not None and np.isfinite(reference)
+    inp = LawInputs(X[rows], msgs[rows][:, components[0] if energy else components], names, int(found["dim"]),
+                    components, softening, str(model_path) if model_path else None, data,
+                    (integrals[rows][:, components], reference) if has_work else None)
+    if energy:
+        comps, law = potential_components(engine, inp, s)
+        out["pair_potential"] = law
+        out["chosen_law"] = {"potential": law["chosen"]["expression"]}
     else:
-        out["chosen_law"] = {"components": [c["chosen"]["expression"] for c in comps]}
-        if "calibration" in comps[0]:
-            out["calibration"] = comps[0].pop("calibration")
+        comps, law = distil(engine, inp, s)
+        if law is not None:
+            out["radial"] = law
+            out["chosen_law"] = {"radial": law["chosen"]["expression"]}
+        else:
+            out["chosen_law"] = {"components": [c["chosen"]["expression"] for c in comps]}
+            if "calibration" in comps[0]:
+                out["calibration"] = comps[0].pop("calibration")
+    if law is not None and "model" in law["chosen"]:
+        out["calibration"] = {k: law["chosen"][k] for k in CALIBRATION}
     return {**out, "components": comps}
 
 
