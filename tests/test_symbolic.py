@@ -57,6 +57,28 @@ def test_data_choice_takes_the_simplest_law_that_explains_the_held_out_data():
     assert choose(exact, "data", 1.1)[0].expression == "law"
 
 
+def test_on_noisy_data_the_noise_floor_keeps_a_wrong_simpler_law_out():
+    """Every loss sits on the noise floor (0.1): the wrong simpler law's loss is within 1.1x the
+    best's, but above the floor it is five times the law's, so with the floor it is not chosen."""
+    rng = np.random.default_rng(0)
+    noise = 0.1 * (1 + 0.5 * rng.standard_normal(4000))
+    front = [Candidate(5, "wrong", loss=0.105), Candidate(9, "law", loss=0.101)]
+    front[0].node_losses, front[1].node_losses = noise + 0.005, noise + 0.001
+    assert choose(front, "data", 1.1, floor=0.1)[0].expression == "law"
+    front[0].node_losses = None  # no per-node losses: only the ratio above the floor decides
+    assert choose(front, "data", 1.1)[0].expression == "wrong"
+    assert choose(front, "data", 1.1, floor=0.1)[0].expression == "law"
+
+
+def test_every_law_says_whether_the_data_alone_or_the_messages_found_it():
+    from symdistill.distill.candidates import describe
+
+    assert describe(Candidate(5, "r", origin="data, separable m1*m2"))["found_by"] == "the data alone"
+    assert describe(Candidate(5, "r", origin="potential, data, separable q1*q2"))["found_by"] == "the data alone"
+    assert describe(Candidate(5, "r", origin="raw, r2"))["found_by"] == "the network's messages"
+    assert describe(Candidate(5, "r", origin="raw, r2, data elimination"))["found_by"] == "the network's messages"
+
+
 def test_envelope_power_reads_the_short_range_power():
     from symdistill.distill.routes.messages import envelope_power
 

@@ -47,19 +47,24 @@ def test_table_cli_names_a_bad_input_in_one_line(tmp_path):
     assert not (tmp_path / "t.csv").exists()  # nothing half-written
 
 
-def test_mae_table_flags_an_unconverged_model(tmp_path):
+def test_mae_table_reports_a_network_that_learned_nothing_as_failed(tmp_path):
+    """A network whose median relative validation error is not below 0.5 is named as failed (here
+    one at 0.94, which beats predicting zero and so 'converged')."""
     from symdistill.report.tables import mae_table
 
     files = []
-    for variant, mae, ok in [("bottleneck", 0.03, True), ("kl", 3.2, False)]:
+    for variant, val, learned in [("bottleneck", 0.03, True), ("kl", 0.94, False), ("l1", 0.1, True)]:
         path = tmp_path / f"{variant}.json"
         path.write_text(json.dumps({"law": "spring", "dim": 2, "n": 4, "variant": variant, "seed": 0,
-                                    "test_mae": mae, "zero_val_mae": 3.1, "converged": ok}))
+                                    "test_mae": val, "best_val_mae": val, "zero_val_mae": 3.1, "converged": True,
+                                    "val_median_relative_error": val, "learned": learned, "learned_below": 0.5}))
         files.append(path)
     rows = mae_table(files, tmp_path / "mae.csv")
-    assert [r["converged"] for r in rows] == [True, False]
-    assert "**Not converged** (validation MAE no better than predicting zero): spring-2-4 kl s0" in (
-        tmp_path / "mae.md").read_text()
+    assert [r["converged"] for r in rows] == [True, True, True] and "learned" not in rows[0]
+    text = (tmp_path / "mae.md").read_text()
+    assert "**Failed: the network learned nothing**" in text
+    assert "spring-2-4 kl s0 (0.94, needs below 0.5)" in text
+    assert "bottleneck s0" not in text.split("**Failed")[1].split("\n")[0]
 
 
 def _latex_nodes(text):

@@ -263,3 +263,17 @@ def test_message_passing_is_pyg_add_aggregation_to_the_bit(variant, spring_data,
         outputs.append([pred.detach(), raw.detach()] + [p.grad.clone() for p in model.parameters() if p.grad is not None])
     assert len(outputs[0]) == len(outputs[1]) > 2
     assert all(torch.equal(a, b) for a, b in zip(*outputs))
+
+
+def test_a_network_that_learned_nothing_is_reported_failed_and_not_rolled_out(spring_data, tmp_path, tiny):
+    """Two optimiser steps leave a network's median relative error near 1 (predicting zero's):
+    its metrics say learned false, and the status the symbolic stage and the rollout read says so;
+    a network trained for longer learned."""
+    from symdistill.core.provenance import network_status
+
+    m = train(spring_data, tmp_path, tiny("bottleneck", steps=2, val_every=1, checkpoint_every=1), quiet=True)
+    assert m["learned"] is False and m["val_median_relative_error"] > 0.5
+    assert network_status(tmp_path / "best.pt") == {"learned": False, "median_relative_error": m["val_median_relative_error"]}
+    good = train(spring_data, tmp_path / "good", tiny("bottleneck", steps=1500), quiet=True)
+    assert good["learned"] is True and network_status(tmp_path / "good" / "best.pt")["learned"] is True
+    assert network_status(tmp_path / "nowhere" / "best.pt")["learned"] is None

@@ -88,7 +88,7 @@ def test_every_format_gives_the_simulated_frames_and_accelerations(fmt, spring3d
     else:
         path = tmp_path / "t.xyz"
         ase.io.write(path, to_atoms(sim, forces=False, velocities=False, times=False), format="xyz")
-        kw = dict(dt=sim["dt"], masses=sim["masses"].tolist(), derivative_window=3)
+        kw = dict(dt=sim["dt"], masses=sim["masses"].tolist(), derivative_window=3, derivatives="differences")
     s = settings(path, **kw)
     assert peek(s) == (n, 3)
     arrays, attrs = build(s)
@@ -107,6 +107,40 @@ def test_every_format_gives_the_simulated_frames_and_accelerations(fmt, spring3d
         assert "file forces" in attrs["derivatives"]
     assert attrs["dt"] == pytest.approx(sim["dt"])
     np.testing.assert_allclose(arrays["masses"][0], sim["masses"], rtol=1e-6)
+
+
+def test_a_file_without_forces_takes_the_weak_path_by_default(spring3d, tmp_path):
+    """Positions alone: each segment's weak targets are the phi-average of the true accelerations
+    of its frames, none across a segment's ends, and the data set says so."""
+    from symdistill.core.frames import windowed
+
+    sim = spring3d
+    path = tmp_path / "t.xyz"
+    ase.io.write(path, to_atoms(sim, forces=False, velocities=False, times=False), format="xyz")
+    arrays, attrs = build(settings(path, dt=sim["dt"], masses=sim["masses"].tolist(), derivative_window=3))
+    K = attrs["weak_window"]
+    h = (K - 1) // 2
+    acc, average = arrays["accelerations"], arrays["weak_average"]
+    steps = acc.shape[1]
+    assert np.isnan(acc[:, :h]).all() and np.isnan(acc[:, steps - h :]).all()
+    truth = windowed(sim["accelerations"][1:89][: 3 * steps].reshape(3, steps, 5, 3), average)
+    got = acc[:, h : steps - h]
+    assert np.median(np.abs(got - truth)) < 1e-4 * np.median(np.abs(truth))
+    assert "weak-form targets" in attrs["derivatives"]
+
+
+def test_too_short_or_too_coarse_a_file_is_refused_for_the_weak_path(spring3d, tmp_path):
+    sim = spring3d
+    short = tmp_path / "short.xyz"
+    ase.io.write(short, to_atoms(sim, forces=False, velocities=False, times=False)[:40], format="xyz")
+    with pytest.raises(ValueError, match="short.xyz: .*too few"):
+        build(settings(short, dt=sim["dt"], masses=sim["masses"].tolist()))
+    coarse = simulate(SimSettings(law="spring", n=5, dim=3, n_sims=1, steps=2400, dt=0.05),
+                      tmp_path / "coarse.h5", quiet=True)
+    with h5py.File(coarse) as f:
+        np.savez(tmp_path / "coarse.npz", positions=f["positions"][0, ::10], masses=f["masses"][0])
+    with pytest.raises(ValueError, match="coarse.npz: .*too coarse in time"):
+        build(settings(tmp_path / "coarse.npz", dt=0.5))
 
 
 def test_a_planar_system_in_a_3d_format_is_two_dimensional(spring3d, tmp_path):

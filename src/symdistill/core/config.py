@@ -137,9 +137,12 @@ def validate_config(config: dict) -> dict:
 
 def derivatives_problem(sim: dict) -> str | None:
     """What is wrong with a ``simulate`` section's finite-difference keys, in one line, or None."""
-    if sim["position_noise"] > 0 and sim["derivatives"] != "differences":
+    if sim["position_noise"] > 0 and sim["derivatives"] == "exact":
         return (f"config key 'simulate.position_noise': value {sim['position_noise']!r} needs "
-                "simulate.derivatives: differences (noisy positions beside exact derivatives are no data set anyone has)")
+                "simulate.derivatives: differences or weak (noisy positions beside exact derivatives are no data set anyone has)")
+    if sim.get("weak_window") is not None and sim["weak_window"] % 2 == 0:
+        return (f"config key 'simulate.weak_window': value {sim['weak_window']!r} is invalid: "
+                "must be odd (a centred test function)")
     if sim["derivative_window"] % 2 == 0:
         return (f"config key 'simulate.derivative_window': value {sim['derivative_window']!r} is invalid: "
                 "must be odd (a centred fit)")

@@ -8,6 +8,8 @@ symbolic model's calibration (symdistill.distill.calibrate) both read through it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from symdistill.core.geometry import Geometry, neighbours
@@ -64,20 +66,36 @@ def read_geometry(path) -> Geometry:
         return Geometry.from_attrs(f.attrs)
 
 
+def weak_window(path) -> int | None:
+    """The frames of a weak-form data set's test functions, or None for per-frame accelerations."""
+    with DATA_SET.open(path) as f:
+        return int(f.attrs["weak_window"]) if "weak_window" in f.attrs else None
+
+
+def _split_systems(f, path, split: str) -> np.ndarray:
+    if split not in f["split"]:
+        raise KeyError(f"{path}: no split {split!r} (have {list(f['split'])})")
+    sims = f["split"][split][:]
+    if sims.size == 0:
+        raise ValueError(f"{path}: split {split!r} is empty; raise simulate.n_sims or the split fraction")
+    return sims
+
+
 def read_frames(path, split: str, sample_every: int = 1, max_graphs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Node features [G, n, 2d+2] and accelerations [G, n, d] (float64) of one split's frames.
 
     Every ``sample_every``-th recorded step is used (published: 5). ``max_graphs`` keeps an
-    evenly spaced subset, deterministic, of at most MAX_EDGES edges in all.
+    evenly spaced subset, deterministic, of at most MAX_EDGES edges in all. Of a weak-form data
+    set, the frames a test function is centred on, each with its phi-averaged acceleration (a
+    smoothed value: what fits or judges a law reads ``read_windows`` instead).
     """
     with DATA_SET.open(path) as f:
-        if split not in f["split"]:
-            raise KeyError(f"{path}: no split {split!r} (have {list(f['split'])})")
-        sims = f["split"][split][:]
-        if sims.size == 0:
-            raise ValueError(f"{path}: split {split!r} is empty; raise simulate.n_sims or the split fraction")
-        pos, vel = f["positions"][:, ::sample_every][sims], f["velocities"][:, ::sample_every][sims]
-        acc = f["accelerations"][:, ::sample_every][sims]
+        sims = _split_systems(f, path, split)
+        T = f["positions"].shape[1]
+        h = (int(f.attrs["weak_window"]) - 1) // 2 if "weak_window" in f.attrs else 0
+        frames = slice(h, T - h, sample_every)
+        pos, vel = f["positions"][:, frames][sims], f["velocities"][:, frames][sims]
+        acc = f["accelerations"][:, frames][sims]
         q, m = f["charges"][:][sims], f["masses"][:][sims]
     x = node_features(pos, vel, q[:, None, :], m[:, None, :])
     for name, a in (("positions/velocities/charges/masses", x), ("accelerations", acc)):
@@ -94,3 +112,92 @@ def read_frames(path, split: str, sample_every: int = 1, max_graphs: int | None 
         keep = np.linspace(0, len(x) - 1, max_graphs).round().astype(int)
         x, y = x[keep], y[keep]
     return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+@dataclass
+class WeakFrames:
+    """One split of a weak-form data set: every frame of each system, and the weak targets.
+
+    A model's accelerations a [S, T, n, d] at the frames are compared with the targets through
+    ``windowed(a, average)``: entry j is the phi-average over frames
+    j .. j + K - 1, the same average the target of frame j + (K - 1) / 2 is of the true ones.
+    """
+
+    x: np.ndarray  # node features [S, T, n, 2d+2] at every recorded frame
+    targets: np.ndarray  # weak targets [S, T - K + 1, n, d]: phi-averaged accelerations
+    average: np.ndarray  # [K] the phi-average's weights (sum 1)
+    noise: float  # the target noise std the data set states (estimated position noise x gain)
+
+
+def read_windows(path, split: str, max_systems: int | None = None) -> WeakFrames:
+    """One split of a weak-form data set (``max_systems``: an evenly spaced subset of systems)."""
+    with DATA_SET.open(path) as f:
+        if "weak_window" not in f.attrs:
+            raise ValueError(f"{path}: not a weak-form data set (no weak_window attribute)")
+        sims = _split_systems(f, path, split)
+        if max_systems is not None and len(sims) > max_systems:
+            sims = sims[np.linspace(0, len(sims) - 1, max_systems).round().astype(int)]
+        h = (int(f.attrs["weak_window"]) - 1) // 2
+        T = f["positions"].shape[1]
+        x = node_features(f["positions"][sims], f["velocities"][sims], f["charges"][:][sims][:, None, :],
+                          f["masses"][:][sims][:, None, :])
+        targets = f["accelerations"][sims][:, h : T - h]
+        average = f["weak_average"][:]
+        noise = float(f.attrs["weak_target_noise"])
+    for name, a in (("positions/velocities/charges/masses", x), ("weak targets", targets)):
+        if not np.isfinite(a).all():
+            raise ValueError(f"{path}: the {split} split's {name} hold NaN or infinite values "
+                             "(a damaged data set, not a training problem); delete it and re-simulate")
+    return WeakFrames(np.asarray(x, dtype=np.float64), np.asarray(targets, dtype=np.float64), average, noise)
+
+
+def windowed(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """values [S, T, ...] filtered along time by ``weights`` [K]: [S, T - K + 1, ...], entry j
+    the weighted sum over frames j .. j + K - 1 (so centred on frame j + (K - 1) / 2)."""
+    K = len(weights)
+    if values.shape[1] < K:
+        raise ValueError(f"{values.shape[1]} frames are too few for a weak window of {K} frames")
+    out = np.zeros((values.shape[0], values.shape[1] - K + 1, *values.shape[2:]))
+    for k, w in enumerate(weights):  # K shifted sums: memory of one output, no window copies
+        if w:
+            out += w * values[:, k : k + out.shape[1]]
+    return out
+
+
+def read_weak_targets(path, split: str, targets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``targets`` weak targets of one split, evenly spaced over its systems and frames, each
+    with the K frames of its test function: node features [R, K, n, 2d+2], targets [R, n, d],
+    the phi-average's weights [K] and the stated target noise std (the choice data of a
+    weak-form data set, whose law is judged through the phi-average of its accelerations). At
+    most MAX_EDGES edges in all, as ``read_frames``."""
+    w = read_windows(path, split)
+    S, J = w.targets.shape[:2]
+    K = len(w.average)
+    geometry = read_geometry(path)
+    n = w.x.shape[2]
+    per_graph = n * (n - 1) if geometry.fully_connected else len(neighbours(w.x[:1, 0, :, : w.targets.shape[-1]], geometry)[0])
+    targets = min(targets, max(1, MAX_EDGES // max(1, K * per_graph)))
+    pick = np.linspace(0, S * J - 1, min(targets, S * J)).round().astype(int)
+    system, start = np.divmod(pick, J)
+    x = w.x[system[:, None], start[:, None] + np.arange(K)]
+    return x, w.targets[system, start], w.average, w.noise
+
+
+def phi_average(values: np.ndarray, average: np.ndarray | None) -> np.ndarray:
+    """Per-frame values [R K, ...] of R windows of K frames -> each window's phi-average [R, ...]
+    (``average`` None: per-frame values, returned as they are)."""
+    if average is None:
+        return values
+    return np.einsum("rk...,k->r...", values.reshape(-1, len(average), *values.shape[1:]), average)
+
+
+def read_targets(path, split: str, graphs: int, sample_every: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """What a model's accelerations are judged against: node features [G, n, 2d+2], the
+    observed targets and the phi-average (None for per-frame accelerations) that maps the model's
+    per-frame accelerations onto them (``phi_average``). Per frame: ``read_frames``; of a
+    weak-form data set: ``graphs`` weak targets, each with its window's K frames (G = graphs K)."""
+    if weak_window(path) is None:
+        x, y = read_frames(path, split, sample_every, graphs)
+        return x, y, None
+    x, y, average, _ = read_weak_targets(path, split, graphs)
+    return x.reshape(-1, *x.shape[2:]), y, average

@@ -141,6 +141,18 @@ RECOVERY = Artifact("recovery verdict", ("components", "engine"), "judge_laws", 
 TRUTH = Artifact("true-trajectory file", ("times",), "integrate_truth", ("rollout_truth.h5",))
 ROLLOUT = Artifact("rollout", ("times",), "rollout", ("rollout_*.h5",))
 
+#: a network has learned when the median over validation nodes of its relative error (predicting
+#: zero scores 1) is below this; otherwise it is reported as failed and not rolled out as a model
+LEARNED = 0.5
+
+
+def network_status(model_path: str | os.PathLike) -> dict:
+    """Whether the network beside ``model_path`` learned, from its metrics.json (``LEARNED``);
+    unknown (None) without one, or from a metrics file older than the test."""
+    path = Path(model_path).with_name("metrics.json")
+    m = json.loads(path.read_text()) if path.exists() else {}
+    return {"learned": m.get("learned"), "median_relative_error": m.get("val_median_relative_error")}
+
 #: which workflow rule writes an artifact, by file name (for errors that say what to rerun);
 #: the truth file is listed before rollout_*.h5, which would match it too
 PRODUCERS = tuple((name, a.made_by) for a in (DATA_SET, TRUTH, METRICS, MESSAGES, SELECTION, FIT, SR_RESULT,

@@ -28,7 +28,7 @@ from scipy.sparse import csr_matrix
 
 from symdistill.core.edges import edge_columns, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
-from symdistill.core.frames import read_frames, read_geometry, split_nodes
+from symdistill.core.frames import phi_average, read_frames, read_geometry, read_weak_targets, split_nodes, weak_window
 from symdistill.core.geometry import Geometry, Pairs
 from symdistill.distill.model import SymbolicModel, edge_feature_columns
 
@@ -37,30 +37,52 @@ MAX_CONSTANTS = 12  # expressions with more free constants keep them (only W, v,
 
 @dataclass
 class Frames:
-    """Nodes of some graphs of a data set, and the edge features of all their ordered pairs."""
+    """Nodes of some graphs of a data set, the edge features of all their ordered pairs, and the
+    observed accelerations. Of a weak-form data set the graphs are R windows of K consecutive
+    frames and ``acc`` holds each window's weak target: a law's per-node values at the frames
+    are compared with it through the phi-average ``average`` (``targets``)."""
 
     pos: np.ndarray  # [G, n, d]
     vel: np.ndarray
     charges: np.ndarray  # [G, n]
     masses: np.ndarray
-    acc: np.ndarray  # [G, n, d]
+    acc: np.ndarray  # [G, n, d], or [R, n, d] weak targets (G = R K)
     softening: float
     geometry: Geometry = field(default_factory=Geometry)  # which pairs interact (the data set's)
+    average: np.ndarray | None = None  # [K] a weak window's phi-average weights (None: per frame)
+    noise: float = 0.0  # the std of each component of ``acc`` that is noise (stated by the data set)
     pairs: Pairs = field(init=False, repr=False)
     columns: list[np.ndarray] = field(init=False, repr=False)  # edge_columns order, [G, E] each
 
     def __post_init__(self):
         self.pairs = Pairs.build(self.pos, self.geometry)
         self.columns = edge_feature_columns(self.pos, self.masses, self.charges, self.pairs, self.softening)
-        self.degree = self.pairs.degree(len(self.pos)).reshape(-1)  # incoming edges per node
+        self.degree = self.targets(self.pairs.degree(len(self.pos))).reshape(-1)  # incoming edges per node
+        self.node_masses = self.targets(self.masses).reshape(-1)  # per row of acc's nodes
 
     @property
     def dim(self) -> int:
         return self.pos.shape[-1]
 
+    def targets(self, values: np.ndarray) -> np.ndarray:
+        """Per-frame values [G, ...] as ``acc`` holds them: themselves, or each weak window's
+        phi-average [R, ...]."""
+        return phi_average(values, self.average)
+
+    def averaging(self, n: int) -> csr_matrix:
+        """The sparse map from per-frame node rows [G n] to the weak targets' node rows [R n]."""
+        from scipy.sparse import identity, kron
+
+        return kron(kron(identity(len(self.acc)), self.average[None, :]), identity(n), format="csr")
+
     @classmethod
     def read(cls, path, split: str, graphs: int, softening: float, sample_every: int = 5) -> Frames:
-        """Up to ``graphs`` evenly spaced graphs of one split of a data set."""
+        """Up to ``graphs`` evenly spaced graphs of one split of a data set (of a weak-form
+        data set: ``graphs`` weak targets, each with its window's frames)."""
+        if weak_window(path) is not None:
+            x, y, average, noise = read_weak_targets(path, split, graphs)
+            pos, vel, q, m = split_nodes(x.reshape(-1, *x.shape[2:]), y.shape[-1])
+            return cls(pos, vel, q, m, y, softening, read_geometry(path), average, noise)
         x, y = read_frames(path, split, sample_every, graphs)
         pos, vel, q, m = split_nodes(x, y.shape[-1])
         return cls(pos, vel, q, m, y, softening, read_geometry(path))
@@ -92,6 +114,15 @@ class Calibration:
                 "model": self.model.describe()}
 
 
+def noise_floor(train: Frames, held_out: Frames) -> float:
+    """The held-out data loss that the targets' own noise accounts for: the mean over nodes of
+    d sigma^2 / (|a|^2 + s^2), sigma the stated noise std of each component (0 for exact data)."""
+    if not held_out.noise:
+        return 0.0
+    y = held_out.acc.reshape(-1, held_out.dim)
+    return float(np.mean(held_out.dim * held_out.noise**2 / ((y**2).sum(-1) + _scale(train.acc))))
+
+
 def _scale(acc: np.ndarray) -> float:
     """s^2: the median squared size of the accelerations (the floor of the relative error)."""
     s2 = float(np.median((acc**2).sum(-1)))
@@ -113,9 +144,9 @@ class _Problem:
         with np.errstate(all="ignore"):
             phi = np.stack([np.broadcast_to(np.asarray(f(*cols, *theta), dtype=float), cols[0].shape)
                             for f in self.fns], axis=-1)
-        summed = self.frames.pairs.sum(phi).reshape(-1, len(self.fns))
+        summed = self.frames.targets(self.frames.pairs.sum(phi)).reshape(-1, len(self.fns))
         D = np.column_stack([summed, self.frames.degree])
-        return D / self.frames.masses.reshape(-1, 1) if self.divide else D
+        return D / self.frames.node_masses.reshape(-1, 1) if self.divide else D
 
     def solve(self, theta: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """Read-out coefficients [k + 1, d] by weighted least squares, and the weighted residuals."""
@@ -288,6 +319,8 @@ class TermData:
         rows = (np.arange(G)[:, None] * n + receiver)[real]
         # sums edges onto their receivers [G n, G E] (padding left out, so its values never count)
         self.gather = csr_matrix((np.ones(len(rows)), (rows, np.flatnonzero(real.ravel()))), shape=(G * n, G * E))
+        if f.average is not None:  # onto the weak targets' nodes: each the phi-average of its window's
+            self.gather = f.averaging(n) @ self.gather
         cols = f.columns
         dist = cols[d] - f.softening
         unit = np.stack([cols[k] / dist for k in range(d)], axis=-1).reshape(G * E, d)
@@ -296,7 +329,7 @@ class TermData:
         y = f.acc.reshape(-1, d)
         self.s2 = _scale(f.acc) if self.s2 is None else self.s2
         w = 1.0 / np.sqrt((y**2).sum(-1) + self.s2)
-        self.scale = np.repeat(w / (f.masses.reshape(-1) if self.divide else 1.0), d)  # per row: weight and 1/m
+        self.scale = np.repeat(w / (f.node_masses if self.divide else 1.0), d)  # per row: weight and 1/m
         self.yw = y.reshape(-1) * np.repeat(w, d)
         fixed = [self._columns(np.ones((1, len(self.x))))[0]]  # phi b
         fixed += [self._summed(h.reshape(-1, 1) * unit) for h in self.others]
@@ -360,6 +393,8 @@ class TermData:
         """The target on a subset of its nodes with about ``edges`` incoming edges (itself if it
         has no more): whole graphs where a graph has fewer, else receivers drawn from all graphs."""
         G, E = self.factor.shape
+        if self.frames.average is not None:  # a weak target's graph: the K frames of its window
+            G, E = len(self.frames.acc), E * len(self.frames.average)
         if self.gather.nnz <= edges:
             return self
         if E <= edges:
@@ -403,8 +438,8 @@ def eliminations(terms: list[sp.Expr], direction: list[sp.Expr], frames: Frames,
                     for t in terms]
     y = frames.acc.reshape(-1, frames.dim)
     w = np.repeat(1.0 / np.sqrt((y**2).sum(-1) + _scale(frames.acc)), frames.dim)
-    scale = np.repeat(1.0 / frames.masses.reshape(-1), frames.dim) if divide else np.ones(y.size)
-    columns = [frames.pairs.sum(t[..., None] * unit).reshape(-1) * scale for t in per_term]
+    scale = np.repeat(1.0 / frames.node_masses, frames.dim) if divide else np.ones(y.size)
+    columns = [frames.targets(frames.pairs.sum(t[..., None] * unit)).reshape(-1) * scale for t in per_term]
     offsets = [np.tile(np.eye(frames.dim)[k], len(y)) * np.repeat(frames.degree, frames.dim) * scale
                for k in range(frames.dim)]
     target = y.reshape(-1)

@@ -111,7 +111,8 @@ def mass_power(pool: list[Candidate], names: list[str], dim: int, data: dict, to
     if not fits:
         return True
     lowest = min(cal.loss for _, cal in fits)
-    tied = [(c, cal) for c, cal in fits if cal.loss <= tolerance * lowest + EXACT]
+    floor = calibrate.noise_floor(data["train"], data["held_out"])
+    tied = [(c, cal) for c, cal in fits if cal.loss - floor <= tolerance * max(lowest - floor, 0.0) + EXACT]
     return bool(min(tied, key=lambda t: t[0].message_loss)[1].model.divide_by_mass)
 
 

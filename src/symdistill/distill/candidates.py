@@ -3,6 +3,8 @@ which of its losses a front ranks it by, and how a member is written to the sr f
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -53,13 +55,19 @@ def pareto(cands: list[Candidate], by: str | None = None) -> list[Candidate]:
     return front
 
 
+def found_by(c: Candidate) -> str:
+    """Where a law came from: a search on the data alone (the data route, whose origins name
+    it) or a search on the network's messages (every other route)."""
+    return "the data alone" if re.search(r"(^|, )data, separable", c.origin) else "the network's messages"
+
+
 def describe(c: Candidate) -> dict:
     """A front member as the sr file writes it: complexity, front loss, expression, LaTeX, the
     message loss where known, its origin, its calibration and what it carries."""
     out = {"complexity": c.complexity, "loss": c.loss, "expression": c.expression, "latex": sp.latex(c.sympy)}
     if c.message_loss is not None and np.isfinite(c.message_loss):
         out["message_loss"] = c.message_loss
-    out.update({"origin": c.origin} if c.origin else {})
+    out.update({"origin": c.origin, "found_by": found_by(c)} if c.origin else {})
     out.update(c.calibration or {})
     out.update({"potential": c.potential} if c.potential is not None else {})
     out.update({"tied": True} if c.tied else {})

@@ -50,14 +50,17 @@ def as_good(losses: np.ndarray | None, best: np.ndarray | None, z: float = 2.0) 
     return worse - better <= z * np.sqrt(max(worse + better, 1))
 
 
-def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -> tuple[Candidate, str]:
+def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5,
+           floor: float = 0.0) -> tuple[Candidate, str]:
     """The chosen member of a front (sorted by complexity) and the reason, by ``rule``:
 
     "score": the top score over the whole front (Cranmer et al. 2020, no loss threshold);
     "best": the top score among members within ``tolerance`` x the lowest loss (PySR's default);
     "data": on a front of laws calibrated on the data (``loss`` = held-out data loss), the
-    simplest member within ``tolerance`` x the lowest loss, or indistinguishable from the
-    lowest on the held-out nodes (``as_good``: it explains the held-out data as well).
+    simplest member whose loss above the data's noise ``floor`` is within ``tolerance`` x the
+    lowest one's, or indistinguishable from the lowest on the held-out nodes (``as_good``: it
+    explains the held-out data as well). On noisy data every loss sits on the floor, so the
+    ratio of the losses themselves would call a wrong law as good.
     """
     if rule not in CHOICES:
         raise ValueError(f"unknown symbolic.choice {rule!r}; choose from {CHOICES}")
@@ -65,9 +68,11 @@ def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -
     if rule == "data":
         best = min(front, key=lambda c: c.loss)
         for c in front:
-            if c.loss <= tolerance * best_loss + EXACT or as_good(c.node_losses, best.node_losses):
+            if c.loss - floor <= tolerance * max(best_loss - floor, 0.0) + EXACT or \
+                    as_good(c.node_losses, best.node_losses):
+                above = f" (noise floor {floor:.3g})" if floor else ""
                 return c, (f"data: simplest with held-out data loss {c.loss:.3g} within {tolerance} x "
-                           f"the lowest {best_loss:.3g} or indistinguishable from it node by node")
+                           f"the lowest {best_loss:.3g}{above} or indistinguishable from it node by node")
     sc = scores(front)
     eligible = list(range(len(front)))
     if rule == "best":
@@ -78,6 +83,7 @@ def choose(front: list[Candidate], rule: str = "data", tolerance: float = 1.5) -
     return front[i], why
 
 
-def chosen(front: list[Candidate], s: SRSettings) -> tuple[Candidate, str]:
-    """The member the settings' rule chooses (``s.choice``, with its own tolerance)."""
-    return choose(front, s.choice, s.data_tolerance if s.choice == "data" else s.loss_tolerance)
+def chosen(front: list[Candidate], s: SRSettings, floor: float = 0.0) -> tuple[Candidate, str]:
+    """The member the settings' rule chooses (``s.choice``, with its own tolerance; ``floor``:
+    the data loss that the data's own noise accounts for)."""
+    return choose(front, s.choice, s.data_tolerance if s.choice == "data" else s.loss_tolerance, floor)

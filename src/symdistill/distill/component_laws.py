@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from symdistill.distill.calibrate import noise_floor
 from symdistill.distill.calibrated import calibrate_components
 from symdistill.distill.candidates import describe, pareto
 from symdistill.distill.choice import choose
@@ -60,7 +61,8 @@ def component_laws(engine, inp: LawInputs, s: SRSettings) -> list[dict]:
                                               calibration={"data_r2": cal.r2, "model": cal.model.describe()}))
             if calibrated:
                 fronts[k] = pareto(calibrated, by="data")
-                picks[k], whys[k] = choose(fronts[k], "data", s.data_tolerance)
+                picks[k], whys[k] = choose(fronts[k], "data", s.data_tolerance,
+                                           noise_floor(data["train"], data["held_out"]))
     comps = [{"component": int(c), "pareto": [describe(x) for x in front],
               "chosen": {**describe(pick), "reason": why}}
              for c, front, pick, why in zip(inp.components, fronts, picks, whys)]

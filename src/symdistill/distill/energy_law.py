@@ -8,6 +8,7 @@ import sympy as sp
 
 from symdistill.core.expr import parse_expression
 from symdistill.distill import calibrate, central
+from symdistill.distill.calibrate import noise_floor
 from symdistill.distill.calibrated import calibrate_potential, potential_eliminations
 from symdistill.distill.candidates import Candidate, describe, pareto
 from symdistill.distill.choice import chosen
@@ -46,7 +47,7 @@ def potential_components(engine, inp: LawInputs, s: SRSettings) -> tuple[list[di
         front = pareto(pool, by="message")
     if not front:
         raise RuntimeError(f"{s.engine} returned no usable expression for the pair potential")
-    pick, why = chosen(front, s)
+    pick, why = chosen(front, s, noise_floor(inp.data["train"], inp.data["held_out"]) if s.choice == "data" else 0.0)
     dist = sp.Symbol("r", real=True) - sp.Float(inp.softening)
     comps = []
     for k, x in enumerate(spatial):

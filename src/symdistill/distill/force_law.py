@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from symdistill.distill import central
+from symdistill.distill.calibrate import noise_floor
 from symdistill.distill.calibrated import calibrate_radial, data_eliminations, mass_power
 from symdistill.distill.candidates import Candidate, describe, pareto
 from symdistill.distill.choice import chosen
@@ -81,7 +82,7 @@ def central_components(engine, inp: LawInputs, s: SRSettings) -> tuple[list[dict
         front = pareto(pool, by="message")
     if not front:
         raise RuntimeError(f"{s.engine} returned no usable expression for the radial law")
-    pick, why = chosen(front, s)
+    pick, why = chosen(front, s, noise_floor(inp.data["train"], inp.data["held_out"]) if s.choice == "data" else 0.0)
     comps = []
     for k, c in enumerate(inp.components):
         members = []

@@ -12,7 +12,8 @@ import numpy as np
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.laws import SOFTENING
-from symdistill.core.provenance import MESSAGES, SELECTION, atomic_path, record_inputs, source_fingerprint, versions
+from symdistill.core.provenance import (MESSAGES, SELECTION, atomic_path, network_status, record_inputs,
+                                       source_fingerprint, versions)
 from symdistill.core.schema import settings_json
 from symdistill.distill.availability import check_engines
 from symdistill.distill.calibrated import calibration_data
@@ -85,7 +86,8 @@ def regress_messages(messages_path, selected_path, s: SRSettings, model_path=Non
         raise ValueError("symbolic.choice 'data' calibrates the laws on the data set: give --data")
     data = calibration_data(data_path, s, softening) if s.choice == "data" else None
     out = {**found["labels"], "engine": s.engine, "settings": asdict(s), "variables": names, "versions": versions(),
-           "search_version": search_fingerprint()}
+           "search_version": search_fingerprint(),
+           "network": network_status(model_path) if model_path else {"learned": None}}
     components = sel["components"]
     energy = bool(found.get("energy", False))  # a pair energy: the law is a potential
     has_work = not energy and integrals is not None and np.isfinite(reference)

@@ -8,7 +8,7 @@ import torch
 
 from torch import Tensor
 
-from symdistill.core.frames import read_frames
+from symdistill.core.frames import WeakFrames, read_frames
 from symdistill.core.geometry import Geometry, neighbours
 
 
@@ -51,3 +51,36 @@ class GraphEdges:
             return self._full[graphs], None
         g, i, j, shift = neighbours(x[..., : self.dim].detach(), self.geometry)
         return torch.stack([g * self.n + j, g * self.n + i]), shift
+
+
+class WeakBatches:
+    """A weak-form split as tensors: each system's frames and weak targets, sampled as stretches.
+
+    A stretch of 2K - 1 consecutive frames holds the supports of K consecutive targets, so one
+    forward pass over its frames gives all K phi-averaged predictions (``averaged``).
+    """
+
+    def __init__(self, frames: WeakFrames, device=None, dtype=torch.float32):
+        self.x = torch.as_tensor(frames.x, dtype=dtype, device=device)  # [S, T, n, F]
+        self.targets = torch.as_tensor(frames.targets, dtype=dtype, device=device)  # [S, T - K + 1, n, d]
+        self.average = torch.as_tensor(frames.average, dtype=dtype, device=device)  # [K]
+        self.window = len(frames.average)
+        if self.targets.shape[1] < self.window:
+            raise ValueError(f"weak window of {self.window} frames needs at least {2 * self.window - 1} "
+                             f"frames per system; the data set has {self.x.shape[1]}")
+
+    def sample(self, targets: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """About ``targets`` targets (a whole number of stretches of K): node features
+        [stretches * (2K - 1), n, F] and targets [stretches, K, n, d]."""
+        K, device = self.window, self.x.device
+        count = max(1, -(-targets // K))
+        system = torch.randint(self.x.shape[0], (count, 1), device=device, generator=gen)
+        start = torch.randint(self.targets.shape[1] - K + 1, (count, 1), device=device, generator=gen)
+        frames = self.x[system, start + torch.arange(2 * K - 1, device=device)]
+        return frames.flatten(0, 1), self.targets[system, start + torch.arange(K, device=device)]
+
+    def averaged(self, pred: Tensor, stretches: int) -> Tensor:
+        """Predictions [stretches * L, n, d] at consecutive frames -> their phi-averages
+        [stretches, L - K + 1, n, d], comparable with the targets of those frames."""
+        pred = pred.view(stretches, -1, *pred.shape[1:])
+        return (pred.unfold(1, self.window, 1) * self.average).sum(-1)

@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file
-from symdistill.core.frames import read_geometry
+from symdistill.core.frames import read_geometry, read_windows, weak_window
 from symdistill.core.laws import SOFTENING
-from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, lineage, stamp
+from symdistill.core.provenance import DATA_SET, LEARNED, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.eql import EQLTraining
-from symdistill.gnn.data import GraphEdges, load_graphs
+from symdistill.gnn.data import GraphEdges, WeakBatches, load_graphs
 from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
 from symdistill.gnn.variants import VARIANTS, TrainingState, get_variant
 
@@ -153,10 +153,17 @@ class Trainer:
             self.data_hash = str(f.attrs.get("config_hash", ""))
             self.meta = {k: f.attrs[k].item() if hasattr(f.attrs[k], "item") else str(f.attrs[k])
                          for k in ("law", "n", "dim") if k in f.attrs}
-        self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
-        self.vx, self.vy = (t.to(self.device) for t in
-                            load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
         self.data_path = data_path
+        self.weak = weak_window(data_path) is not None  # weak-form targets: fitted through phi
+        if self.weak:  # every frame of each system; x, y flat for the probe and the scales
+            self.train_set = WeakBatches(read_windows(data_path, "train"), self.device)
+            self.val_set = WeakBatches(read_windows(data_path, "validation", self._val_systems(data_path)), self.device)
+            self.x, self.y = self.train_set.x.flatten(0, 1), self.train_set.targets.flatten(0, 1)
+            self.vx, self.vy = self.val_set.x, self.val_set.targets
+        else:
+            self.x, self.y = (t.to(self.device) for t in load_graphs(data_path, "train", s.sample_every))
+            self.vx, self.vy = (t.to(self.device) for t in
+                                load_graphs(data_path, "validation", s.sample_every, s.val_graphs))
         _, self.n, self.dim = self.y.shape
         self.variant = get_variant(s.variant)
         softening = law_from_file(data_path).softening  # the edge features' r = |dx| + softening
@@ -189,6 +196,11 @@ class Trainer:
         self.elapsed = 0.0
         if self.ckpt.exists():
             self._resume()
+
+    def _val_systems(self, data_path) -> int:
+        """Validation systems of a weak-form data set: val_graphs frames' worth, at least 8."""
+        with DATA_SET.open(data_path) as f:
+            return max(8, self.s.val_graphs // f["positions"].shape[1])
 
     def state(self) -> TrainingState:
         """What the variant's hooks see of this run."""
@@ -232,30 +244,66 @@ class Trainer:
         return (err.sum(-1) * self.node_weight).sum(1)
 
     def loss(self, x, y, edges: tuple | None = None):
-        """Per-graph sum of |error| plus weighted message penalty / n, averaged over graphs."""
+        """Per-graph sum of |error| plus weighted message penalty / n, averaged over graphs.
+        Weak form: x holds stretches of frames and y their targets [stretches, K, n, d]; the
+        error is that of the phi-averaged predictions, the penalty that of every frame."""
         b, s = x.shape[0], self.s
         pred, raw = self._forward(x, edges)
+        if self.weak:
+            pred = self.train_set.averaged(pred, len(y)).flatten(0, 1)
+            y = y.flatten(0, 1)
         err = (pred - y).abs()
         per_graph = self.graph_error(err)
         weight = self.variant.penalty_weight(s)
-        if weight:
-            per_graph = per_graph + weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n
+        penalty = weight * self.model.regulariser(raw).view(b, -1).sum(1) / self.n if weight else None
+        if penalty is not None and not self.weak:
+            per_graph = per_graph + penalty
         loss = per_graph.mean()
+        if penalty is not None and self.weak:  # over the stretches' frames, not the targets
+            loss = loss + penalty.mean()
         extra = self.variant.extra_loss(self.state())
         if extra is not None:
             loss = loss + extra
         return loss, err.mean()
 
     @torch.no_grad()
+    def predictions(self, x) -> torch.Tensor:
+        """The model's accelerations for node features x [G, n, F] (eval mode), in batches; of a
+        weak-form split x [S, T, n, F], their phi-averages [S, T - K + 1, n, d]."""
+        batch = min(1024, max(1, 16384 // self.n))
+        self.model.eval()
+        if self.weak:
+            out = torch.stack([self.train_set.averaged(torch.cat([self._forward(xs[a : a + batch])[0]
+                                                                  for a in range(0, xs.shape[0], batch)]), 1)[0]
+                               for xs in x])
+        else:
+            out = torch.cat([self._forward(x[a : a + batch])[0] for a in range(0, len(x), batch)])
+        self.model.train()
+        return out
+
+    def median_relative_error(self, x, y) -> float:
+        """The median over nodes of |prediction - target| / |target|: 1 or more for a network
+        that learned nothing (predicting zero scores 1), robust to the few close encounters
+        that dominate a mean error."""
+        err = (self.predictions(x) - y).norm(dim=-1) / y.norm(dim=-1).clamp_min(1e-30)
+        return float(err.median())
+
+    @torch.no_grad()
     def evaluate(self, x, y) -> float:
         """Mean absolute error of the predicted accelerations (eval mode, no augmentation), in
-        batches of up to 1024 graphs and 16384 nodes."""
+        batches of up to 1024 graphs and 16384 nodes. Weak form: x [S, T, n, F] and y the weak
+        targets [S, T - K + 1, n, d], against the phi-averaged predictions, a system at a time."""
         batch = min(1024, max(1, 16384 // self.n))
         self.model.eval()
         total = 0.0
-        for a in range(0, len(x), batch):
-            pred, _ = self._forward(x[a : a + batch])
-            total += (pred - y[a : a + batch]).abs().sum().item()
+        if self.weak:
+            for system in range(len(x)):
+                pred = torch.cat([self._forward(x[system, a : a + batch])[0] for a in range(0, x.shape[1], batch)])
+                total += (self.train_set.averaged(pred, 1)[0] - y[system]).abs().sum().item()
+        else:
+            for a in range(0, len(x), batch):
+                pred, _ = self._forward(x[a : a + batch])
+                total += (pred - y[a : a + batch]).abs().sum().item()
         self.model.train()
         return total / y.numel()
 
@@ -280,8 +328,11 @@ class Trainer:
         """One optimiser step on a random augmented batch. Its loss and MAE stay on the device
         (no host sync per step) until ``flush`` reads them back."""
         s = self.s
-        idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
-        x, y = self.x[idx], self.y[idx]
+        if self.weak:
+            x, y = self.train_set.sample(s.batch_size, self.gen)
+        else:
+            idx = torch.randint(len(self.x), (s.batch_size,), device=self.device, generator=self.gen)
+            x, y = self.x[idx], self.y[idx]
         if s.augment_std:  # the same random translation for every position in the batch
             shift = torch.randn(1, 1, self.dim, device=self.device, generator=self.gen) * s.augment_std
             x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
@@ -363,7 +414,7 @@ class Trainer:
         """Save the full training state, only if the model is not blown up (so the kept
         checkpoint is always a good one to resume from)."""
         val = self.history["val_mae"][-1] if self.history["val_step"][-1:] == [self.step] else \
-            self.evaluate(self.vx[:256], self.vy[:256])
+            self.evaluate(self.vx[:256], self.vy[:256]) if not self.weak else self.evaluate(self.vx[:1], self.vy[:1])
         if not math.isfinite(val) or val > self.s.explode_factor * self.zero_val:
             raise TrainingDiverged(
                 f"training diverged by step {self.step}: validation MAE {val:.4g} against "
@@ -399,22 +450,29 @@ class Trainer:
         if not math.isfinite(self.best_val):
             raise TrainingDiverged(f"training ended without a finite validation MAE; no model written to {self.out}")
         converged = self.best_val < self.zero_val
-        if not converged:
-            print(f"warning: best validation MAE {self.best_val:.4g} is no better than predicting zero "
-                  f"({self.zero_val:.4g}): the model has not converged (metrics.json: converged false)",
-                  file=sys.stderr)
         info = {"train_settings": asdict(s), "data": str(self.data_path), **self.meta}
         inputs = lineage(self.out / "metrics.json", data=self.data_path)
         save_model(self.out / "last.pt", self.model, step=self.step, **info)
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         save_model(self.out / "best.pt", self.model, step=self.step, val_mae=self.best_val, **info)
-        tx, ty = load_graphs(self.data_path, "test", s.sample_every)
+        relative = self.median_relative_error(self.vx, self.vy)
+        learned = relative < LEARNED
+        if not learned:
+            print(f"failed: the network learned nothing: its median relative error on the validation nodes is "
+                  f"{relative:.2f} (predicting zero: 1; learning needs below {LEARNED}); metrics.json: learned false",
+                  file=sys.stderr)
+        if self.weak:
+            test = WeakBatches(read_windows(self.data_path, "test"), self.device)
+            tx, ty = test.x, test.targets
+        else:
+            tx, ty = load_graphs(self.data_path, "test", s.sample_every)
         test_mae = self.evaluate(tx.to(self.device), ty.to(self.device))
         metrics = {
             **self.meta,
             "variant": s.variant, "seed": s.seed, "steps": self.step, "test_mae": test_mae,
             "best_val_mae": self.best_val, "zero_val_mae": self.zero_val, "converged": converged,
+            "val_median_relative_error": relative, "learned": learned, "learned_below": LEARNED,
             "train_seconds": self.elapsed,
             "steps_per_second": self.step / max(self.elapsed, 1e-9), "device": str(self.device),
             "unmasked_components": int(self.model.mask.sum().item()),

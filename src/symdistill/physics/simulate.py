@@ -25,6 +25,8 @@ from symdistill.core.provenance import config_hash, stamp
 from symdistill.core.schema import stage_settings
 from symdistill.physics.derivatives import differentiate, noise_gain
 from symdistill.physics.integrate import integrate
+from symdistill.physics.weak import filters, settle_window
+from symdistill.physics.weak import targets as weak_targets
 from symdistill.core.frames import split_indices, split_sizes
 from symdistill.physics.nbody import NBody
 
@@ -48,6 +50,9 @@ class SimSettings:
     derivatives: str
     derivative_window: int
     position_noise: float
+    weak_window: int | None
+    weak_power: int
+    weak_tolerance: float
     dt: float | None = None  # this law's step (None: the law's default); the schema maps law -> dt
     custom_laws: dict = field(default_factory=dict)  # the law's definition, if it is not built in
 
@@ -58,7 +63,15 @@ class SimSettings:
     @property
     def margin(self) -> int:
         """Frames integrated beyond ``steps`` at each end for the finite differences (then dropped)."""
-        return (self.derivative_window - 1) // 2 if self.derivatives == "differences" else 0
+        return (self.derivative_window - 1) // 2 if self.derivatives != "exact" else 0
+
+    def hashed(self) -> dict:
+        """The fields that determine the data set: the weak keys only for weak-form data."""
+        out = asdict(self)
+        if self.derivatives != "weak":
+            for key in ("weak_window", "weak_power", "weak_tolerance"):
+                out.pop(key)
+        return out
 
     def resolve_law(self) -> Law:
         return get_law(self.law, self.custom_laws)
@@ -66,6 +79,10 @@ class SimSettings:
     @property
     def step(self) -> float:
         return float(self.dt) if self.dt is not None else self.resolve_law().dt
+
+
+#: systems whose positions choose the weak window (the first ones: the same for any block size)
+WEAK_PROBE = 100
 
 
 def initial_conditions(s: SimSettings) -> dict[str, np.ndarray]:
@@ -94,8 +111,9 @@ def draw_initial_states(law: Law, n: int, dim: int, count: int, seed: int, *, sp
 
 def simulate_block(s: SimSettings, init: dict[str, np.ndarray], first: int = 0) -> dict[str, np.ndarray]:
     """Integrate one block of systems (global indices from ``first``); returns arrays shaped
-    [S, steps, n, dim] plus energies. With ``derivatives: differences`` the recorded positions
-    (plus ``position_noise``) are all that the velocities and accelerations are made from."""
+    [S, steps, n, dim] plus energies. With ``derivatives: differences`` (or ``weak``) the recorded
+    positions (plus ``position_noise``) are all that the velocities and accelerations (or the weak
+    targets, written by ``weak_pass`` once every block is in) are made from."""
     law = s.resolve_law()
     n, d, S = s.n, s.dim, init["masses"].shape[0]
     system = NBody(law, n, d, init["masses"].T, init["charges"].T)
@@ -117,7 +135,7 @@ def simulate_block(s: SimSettings, init: dict[str, np.ndarray], first: int = 0) 
         "energy": energy.reshape(T, S).T,
         "solver_steps": steps,
     }
-    if s.derivatives == "differences":
+    if s.derivatives != "exact":
         x = out["positions"]
         if s.position_noise > 0:
             x = x + s.position_noise * position_spread(x)[:, None, None, None] * np.stack(
@@ -147,6 +165,13 @@ def _derivatives_note(s: SimSettings) -> str:
     """What the file's velocities and accelerations are, with the noise the differences add."""
     if s.derivatives == "exact":
         return "exact: the integrator's velocities, accelerations from the law"
+    if s.derivatives == "weak":
+        gv, _ = noise_gain(s.derivative_window, s.step)
+        return (f"weak form: positions as recorded (position noise std {s.position_noise:g} x each simulation's "
+                f"position spread); velocities by Savitzky-Golay differences over {s.derivative_window} frames "
+                f"(velocity noise std {gv:.4g} x the position noise std); accelerations are weak-form targets, "
+                "the phi-average centred on each frame computed from the positions (attrs weak_*; "
+                "NaN at the frames a test function does not fit)")
     gv, ga = noise_gain(s.derivative_window, s.step)
     return (f"finite differences of the recorded positions (Savitzky-Golay window {s.derivative_window}, "
             f"{s.margin} frame(s) integrated and dropped at each end); position noise std "
@@ -158,7 +183,7 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
     """Write the data set for ``s`` to ``out`` (HDF5), resuming a ``.partial`` file if present."""
     out = Path(out)
     law = s.resolve_law()
-    settings = asdict(s)
+    settings = s.hashed()
     digest = config_hash(settings)
     partial = out.with_name(out.name + ".partial")
     init = initial_conditions(s)
@@ -211,8 +236,28 @@ def simulate(s: SimSettings, out: str | os.PathLike, *, workers: int = 1, quiet:
             bar.close()
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+    if s.derivatives == "weak":
+        with h5py.File(partial, "a") as f:
+            weak_pass(f, s)
     os.replace(partial, out)
     return out
+
+
+def weak_pass(f: h5py.File, s: SimSettings) -> None:
+    """Write the weak targets of a file whose positions are all in: the window chosen once from
+    the positions of (at most) the first WEAK_PROBE systems, so no block size changes it."""
+    if "weak_window" in f.attrs:
+        return  # done before an interruption
+    pos = f["positions"]
+    probe = min(WEAK_PROBE, len(pos))
+    window, sigma, target_noise = settle_window(pos[:probe], f["masses"][:probe], s.step, s.weak_power,
+                                                s.weak_tolerance, s.weak_window)
+    for a in range(0, len(pos), s.block):
+        f["accelerations"][a : a + s.block] = weak_targets(pos[a : a + s.block], window, s.weak_power, s.step)
+    if "weak_average" in f:
+        del f["weak_average"]
+    f["weak_average"] = filters(window, s.weak_power, s.step)[0]
+    f.attrs.update(weak_window=window, weak_power=s.weak_power, weak_noise=sigma, weak_target_noise=target_noise)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,6 +30,8 @@ from symdistill.core.geometry import Geometry, minimum_image
 from symdistill.core.provenance import DATA_SET, atomic_path, config_hash, stamp, versions
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.physics.derivatives import differentiate, noise_gain
+from symdistill.physics.weak import filters, settle_window
+from symdistill.physics.weak import targets as weak_targets
 
 ARRAY_FORMATS = ("npz", "hdf5")  # plain arrays; every other format is ase.io's
 #: relative tolerance between the configured time step and the file's time stamps
@@ -52,6 +54,10 @@ class TrajectorySettings:
     segments: int
     every: int
     derivative_window: int
+    derivatives: str  # weak | differences: what a file without forces gives in place of them
+    weak_window: int | None
+    weak_power: int
+    weak_tolerance: float
     validation: float
     test: float
     seed: int
@@ -306,6 +312,19 @@ def build(s: TrajectorySettings) -> tuple[dict, dict]:
               "charges": np.broadcast_to(charges, (s.segments, n)).copy(),
               "times": np.arange(steps) * dt}
     attrs = {"derivatives": note, "dt": dt, "n": n, "dim": d, **geometry.attrs()}
+    if fr.forces is None and s.derivatives == "weak":  # each segment's weak targets, none across a cut
+        try:
+            window, sigma, target_noise = settle_window(arrays["positions"], arrays["masses"], dt, s.weak_power,
+                                                        s.weak_tolerance,
+                                                        s.weak_window)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err} (segments of {steps} frames; fewer trajectories.<name>.segments "
+                             "make longer ones)") from None
+        arrays["accelerations"] = weak_targets(arrays["positions"], window, s.weak_power, dt)
+        arrays["weak_average"] = filters(window, s.weak_power, dt)[0]
+        attrs.update(weak_window=window, weak_power=s.weak_power, weak_noise=sigma, weak_target_noise=target_noise,
+                     derivatives=note.replace("accelerations by differences", "accelerations as weak-form targets")
+                     + f"; weak targets over {window} frames, target noise std {target_noise:.3g}")
     return arrays, attrs
 
 

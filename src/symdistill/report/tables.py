@@ -101,16 +101,21 @@ def mae_table(metrics_files, out_csv) -> list[dict]:
             m = METRICS.read(path)
             rows.append({"sim": m["law"], "dim": m["dim"], "n": m["n"], "variant": m["variant"],
                          "seed": m["seed"], "test_mae": m["test_mae"],
-                         "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", "")})
+                         "zero_val_mae": m.get("zero_val_mae", float("nan")), "converged": m.get("converged", ""),
+                         "learned": (m.get("learned", m.get("converged", True) is not False),
+                                     m.get("val_median_relative_error", np.nan), m.get("learned_below", np.nan))})
     rows.sort(key=lambda r: (r["sim"], r["dim"], r["n"], r["variant"], r["seed"]))
     header = ["# Test MAE on accelerations", "",
               "Ours, with the paper's value in parentheses where it reports one (same sim and dim;",
               "the paper trained far longer on 10,000 simulations).", ""]
-    unconverged = [f"{r['sim']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']}" for r in rows
-                   if r["converged"] is False]
-    if unconverged:
-        header += ["**Not converged** (validation MAE no better than predicting zero): "
-                   + ", ".join(unconverged), ""]
+    failed = [f"{r['sim']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} ({r['learned'][1]:.2f}, "
+              f"needs below {r['learned'][2]})" for r in rows if not r["learned"][0]]
+    for r in rows:
+        del r["learned"]
+    if failed:
+        header += ["**Failed: the network learned nothing** (median relative error on the validation nodes; "
+                   "predicting zero scores 1; the sr file says so beside every law, and the network is not "
+                   "rolled out): " + ", ".join(failed), ""]
     header += pivot(rows, "test_mae", MAE_PAPER, lambda r: (r["sim"], r["dim"]))
     write_table(rows, MAE_COLUMNS, out_csv, header)
     return rows

@@ -15,7 +15,7 @@ from scipy.optimize import least_squares as nonlinear_least_squares
 
 from symdistill.core.edges import pair_forces
 from symdistill.core.fit import r_squared
-from symdistill.core.frames import read_frames, split_nodes
+from symdistill.core.frames import phi_average, read_targets, split_nodes
 from symdistill.core.laws import Law
 from symdistill.core.provenance import DATA_SET
 from symdistill.distill.model import SymbolicModel
@@ -23,8 +23,8 @@ from symdistill.distill.model import SymbolicModel
 
 def _test_nodes(data_path, graphs: int, dim: int):
     """Positions, velocities, charges, masses and observed accelerations of the test frames."""
-    x, y = read_frames(data_path, "test", max_graphs=graphs)
-    return (*split_nodes(x, dim), y)
+    x, y, average = read_targets(data_path, "test", graphs)
+    return (*split_nodes(x, dim), y, average)
 
 
 def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) -> dict:
@@ -38,7 +38,7 @@ def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) ->
         nan = float("nan")
         return {"estimate": nan, "r2": nan, "refit": nan, "published": nan, "estimate_relative_error": nan,
                 "refit_relative_error": nan}
-    pos, vel, q, m, y = _test_nodes(data_path, graphs, d)
+    pos, vel, q, m, y, average = _test_nodes(data_path, graphs, d)
     phi, cols, pairs = sym.messages(pos, m, q)
     model = pairs.real(phi @ sym.W.T + sym.v)
     feats = pairs.real(np.stack(cols, axis=-1))
@@ -48,7 +48,7 @@ def law_constant(sym: SymbolicModel, law: Law, data_path, graphs: int = 2000) ->
     ok = np.isfinite(model).all(axis=1) & np.isfinite(reference).all(axis=1)
     k = float((model[ok] * reference[ok]).sum() / (reference[ok] ** 2).sum())
     r2 = r_squared(model[ok], model[ok] - k * reference[ok])
-    pred = sym.accelerations(pos, vel, m, q)
+    pred = phi_average(sym.accelerations(pos, vel, m, q), average)
     good = np.isfinite(pred).all(axis=-1)
     scale = float((pred[good] * y[good]).sum() / (pred[good] ** 2).sum())
     with DATA_SET.open(data_path) as f:
@@ -67,7 +67,9 @@ def learned_masses(sym: SymbolicModel, data_path, graphs: int = 2000) -> dict:
     optimiser stop at its first step on the ~1e-11 offsets of a calibrated model). Starts from
     equal masses of 1; the data's own masses are used only to report the ratio. Returns the
     bodies, learned and published masses, and the fit's R^2."""
-    pos, vel, q, m, y = _test_nodes(data_path, graphs, sym.dim)
+    pos, vel, q, m, y, average = _test_nodes(data_path, graphs, sym.dim)
+    if average is not None:
+        raise ValueError(f"{data_path}: learned masses need per-frame accelerations, not weak-form targets")
     n = m.shape[1]
     scale = np.sqrt((y**2).sum(-1).mean(0))[None, :, None]  # per body
 

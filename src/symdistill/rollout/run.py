@@ -26,10 +26,10 @@ from tqdm import tqdm
 from symdistill.core.cli import errors, parser
 from symdistill.core.edges import law_from_file, pair_potentials
 from symdistill.core.fit import least_squares, r_squared
-from symdistill.core.frames import node_features, read_frames, read_geometry, split_nodes
+from symdistill.core.frames import node_features, phi_average, read_frames, read_geometry, read_targets, split_nodes
 from symdistill.core.geometry import Geometry, Pairs
 from symdistill.core.laws import Law
-from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, record_inputs, stamp
+from symdistill.core.provenance import DATA_SET, RECOVERY, TRUTH, atomic_path, network_status, record_inputs, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.distill import calibrate
 from symdistill.distill.calibrate import Frames, calibrate_law
@@ -130,14 +130,15 @@ def fit_to_gnn(model: GraphNetwork, expressions: list[str], data_path, graphs: i
 def acceleration_cap(data_path, s: RolloutSettings) -> float:
     """Accelerations above ``accel_cap`` times the data's largest (first 200 simulations) are capped."""
     with DATA_SET.open(data_path) as f:
-        return s.accel_cap * float(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])]).max())
+        return s.accel_cap * float(np.nanmax(np.abs(f["accelerations"][: min(200, f["accelerations"].shape[0])])))
 
 
 def gnn_error(model: GraphNetwork, data_path, graphs: int) -> float:
     """The GNN's relative test error, mean |a_gnn - a| / mean |a| (evaluated in float64)."""
-    x, a = read_frames(data_path, "test", max_graphs=graphs)
+    x, a, average = read_targets(data_path, "test", graphs)
     pos, vel, q, m = split_nodes(x, model.cfg.dim)
-    return float(np.abs(gnn_accelerations(model, read_geometry(data_path))(pos, vel, m, q) - a).mean()
+    pred = phi_average(gnn_accelerations(model, read_geometry(data_path))(pos, vel, m, q), average)
+    return float(np.abs(pred - a).mean()
                  / max(np.abs(a).mean(), 1e-300))
 
 
@@ -315,6 +316,11 @@ def read_truth(truth_h5, s: RolloutSettings) -> tuple[np.ndarray, dict, dict]:
         return h["times"][:], out, dates
 
 
+def _not_rolled_out(true_pos: np.ndarray, true_vel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trajectory of a predictor that is not rolled out: NaN everywhere, never capped."""
+    return np.full_like(true_pos, np.nan), np.full_like(true_vel, np.nan), np.zeros(len(true_pos), dtype=bool)
+
+
 def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSettings, out_h5,
              quiet: bool = False) -> list[dict]:
     """Roll out the GNN and its symbolic model under every condition against the true
@@ -343,6 +349,9 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
         n, dim = f["positions"].shape[2:]
     cap = acceleration_cap(data_path, s)
     predictors = {"gnn": gnn_accelerations(model, read_geometry(data_path), precision), "symbolic": sym.accelerations}
+    if network_status(model_path)["learned"] is False:  # a failed network is no model: no trajectory of it
+        print(f"{model_path}: the network learned nothing (metrics.json); it is not rolled out", file=sys.stderr)
+        del predictors["gnn"]
     rows = []
     bar = tqdm(total=len(truth) * len(predictors), desc=f"rollout {law.name} {model.cfg.variant}",
                disable=quiet, file=sys.stderr)
@@ -369,7 +378,7 @@ def evaluate(model_path, recovery_path, data_path, truth_path, s: RolloutSetting
             g["true_positions_example"] = true_pos[0]
             g.attrs["n"] = init["positions"].shape[1]
             for name in PREDICTORS:
-                pos, vel, hit = traj[name]
+                pos, vel, hit = traj[name] if name in traj else _not_rolled_out(true_pos, true_vel)
                 err = np.sqrt(((pos - true_pos) ** 2).mean(axis=(2, 3)))  # [S, T]
                 err = np.where(np.isfinite(err), err, np.inf)
                 e, _ = energies(law, pos, vel, init["masses"], init["charges"], geometry)
