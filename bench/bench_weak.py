@@ -2,8 +2,9 @@
 path, same model, variant and batch_size, measured side by side (interleaved rounds, so a busy
 machine slows both alike), for the windows the rule picks at several noise levels.
 
-A weak step evaluates stretches of 2K - 1 frames for batch_size targets (rounded up to whole
-stretches of K), an exact step batch_size frames; the target is a ratio of at most 2.
+A weak step evaluates at most 2 x batch_size frames in stretches of consecutive frames
+(gnn.data.WeakBatches.sample), an exact step batch_size frames; the target is a ratio of at
+most 2.
 Run: python bench/bench_weak.py [--steps 100] [--rounds 5] [--threads 1]
 """
 

@@ -149,8 +149,11 @@ def test_the_weak_batch_averages_the_frames_its_targets_are_made_from(noisy_spri
 
     frames = read_windows(noisy_spring, "train")
     batches = WeakBatches(frames)
-    x, y = batches.sample(3 * batches.window, torch.Generator().manual_seed(0))
-    assert x.shape[0] == 3 * (2 * batches.window - 1) and y.shape[:2] == (3, batches.window)
+    K = batches.window
+    x, y = batches.sample(3 * K, torch.Generator().manual_seed(0))
+    assert x.shape[0] == 3 * (2 * K - 1) and y.shape[:2] == (3, K)
+    x_long, _ = batches.sample(K // 2, torch.Generator().manual_seed(0))  # a batch shorter than K
+    assert K <= x_long.shape[0] <= max(K, 2 * (K // 2))
     positions = x[..., :2].double().view(3, -1, 4, 2)
     target = torch.as_tensor(filters(batches.window, 4, 0.01)[1])
     rebuilt = positions.unfold(1, batches.window, 1) @ target

@@ -56,8 +56,8 @@ class GraphEdges:
 class WeakBatches:
     """A weak-form split as tensors: each system's frames and weak targets, sampled as stretches.
 
-    A stretch of 2K - 1 consecutive frames holds the supports of K consecutive targets, so one
-    forward pass over its frames gives all K phi-averaged predictions (``averaged``).
+    A stretch of m + K - 1 consecutive frames holds the supports of m consecutive targets, so
+    one forward pass over its frames gives all m phi-averaged predictions (``averaged``).
     """
 
     def __init__(self, frames: WeakFrames, device=None, dtype=torch.float32):
@@ -65,19 +65,21 @@ class WeakBatches:
         self.targets = torch.as_tensor(frames.targets, dtype=dtype, device=device)  # [S, T - K + 1, n, d]
         self.average = torch.as_tensor(frames.average, dtype=dtype, device=device)  # [K]
         self.window = len(frames.average)
-        if self.targets.shape[1] < self.window:
-            raise ValueError(f"weak window of {self.window} frames needs at least {2 * self.window - 1} "
-                             f"frames per system; the data set has {self.x.shape[1]}")
+        if self.targets.shape[1] < 1:
+            raise ValueError(f"weak window of {self.window} frames is longer than the data set's "
+                             f"{self.x.shape[1]} frames per system")
 
-    def sample(self, targets: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """About ``targets`` targets (a whole number of stretches of K): node features
-        [stretches * (2K - 1), n, F] and targets [stretches, K, n, d]."""
+    def sample(self, batch_size: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Stretches of consecutive targets whose frames number at most 2 x ``batch_size`` (or
+        one target's K frames, if more): B = max(1, batch_size // K) stretches of m = min(K,
+        2 batch_size / B - K + 1) targets. Node features [B (m + K - 1), n, F], targets [B, m, n, d]."""
         K, device = self.window, self.x.device
-        count = max(1, -(-targets // K))
+        count = max(1, batch_size // K)
+        m = max(1, min(K, 2 * batch_size // count - K + 1))
         system = torch.randint(self.x.shape[0], (count, 1), device=device, generator=gen)
-        start = torch.randint(self.targets.shape[1] - K + 1, (count, 1), device=device, generator=gen)
-        frames = self.x[system, start + torch.arange(2 * K - 1, device=device)]
-        return frames.flatten(0, 1), self.targets[system, start + torch.arange(K, device=device)]
+        start = torch.randint(self.targets.shape[1] - m + 1, (count, 1), device=device, generator=gen)
+        frames = self.x[system, start + torch.arange(m + K - 1, device=device)]
+        return frames.flatten(0, 1), self.targets[system, start + torch.arange(m, device=device)]
 
     def averaged(self, pred: Tensor, stretches: int) -> Tensor:
         """Predictions [stretches * L, n, d] at consecutive frames -> their phi-averages
