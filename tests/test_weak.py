@@ -158,3 +158,20 @@ def test_the_weak_batch_averages_the_frames_its_targets_are_made_from(noisy_spri
     target = torch.as_tensor(filters(batches.window, 4, 0.01)[1])
     rebuilt = positions.unfold(1, batches.window, 1) @ target
     np.testing.assert_allclose(rebuilt.numpy(), y.double().numpy(), rtol=1e-3, atol=1e-3 * float(y.abs().max()))
+
+
+def test_a_strided_quadrature_lines_its_frames_up_with_the_targets(tmp_path):
+    """Slow motion (r2 at dt 0.001) gets a quadrature stride: every s-th frame, whose phi-average
+    of the true accelerations is each target's to the quadrature's error on typical windows."""
+    exact = simulate(SimSettings(law="r2", n=4, dim=2, n_sims=10, steps=402), tmp_path / "e.h5", quiet=True)
+    weak = simulate(SimSettings(law="r2", n=4, dim=2, n_sims=10, steps=400, derivatives="weak", weak_window=141),
+                    tmp_path / "w.h5", quiet=True)
+    with h5py.File(weak) as f:
+        s, sims = int(f.attrs["weak_stride"]), f["split/train"][:]
+    assert s > 1 and 140 % (2 * s) == 0
+    frames = read_windows(weak, "train")
+    with h5py.File(exact) as f:
+        truth = windowed(f["accelerations"][:, 1:401][sims][:, ::s], frames.average)
+    assert frames.x.shape[1] == len(range(0, 400, s)) and truth.shape == frames.targets.shape
+    err = np.linalg.norm(truth - frames.targets, axis=-1) / np.median(np.linalg.norm(truth, axis=-1))
+    assert np.median(err) < 1e-4

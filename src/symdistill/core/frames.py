@@ -116,16 +116,18 @@ def read_frames(path, split: str, sample_every: int = 1, max_graphs: int | None 
 
 @dataclass
 class WeakFrames:
-    """One split of a weak-form data set: every frame of each system, and the weak targets.
+    """One split of a weak-form data set: every s-th frame of each system (s the data set's
+    quadrature stride), and the weak targets centred on them.
 
-    A model's accelerations a [S, T, n, d] at the frames are compared with the targets through
-    ``windowed(a, average)``: entry j is the phi-average over frames
-    j .. j + K - 1, the same average the target of frame j + (K - 1) / 2 is of the true ones.
+    A model's accelerations a [S, T, n, d] at those frames are compared with the targets through
+    ``windowed(a, average)``: entry j is the phi-average over strided frames j .. j + K - 1 (the
+    quadrature, at stride s, of the phi-average the target of frame j + (K - 1) / 2 is of the
+    true accelerations at every frame).
     """
 
-    x: np.ndarray  # node features [S, T, n, 2d+2] at every recorded frame
+    x: np.ndarray  # node features [S, T, n, 2d+2] at every s-th recorded frame
     targets: np.ndarray  # weak targets [S, T - K + 1, n, d]: phi-averaged accelerations
-    average: np.ndarray  # [K] the phi-average's weights (sum 1)
+    average: np.ndarray  # [K] the phi-average's weights at the strided frames (sum 1)
     noise: float  # the target noise std the data set states (estimated position noise x gain)
 
 
@@ -137,12 +139,12 @@ def read_windows(path, split: str, max_systems: int | None = None) -> WeakFrames
         sims = _split_systems(f, path, split)
         if max_systems is not None and len(sims) > max_systems:
             sims = sims[np.linspace(0, len(sims) - 1, max_systems).round().astype(int)]
-        h = (int(f.attrs["weak_window"]) - 1) // 2
-        T = f["positions"].shape[1]
-        x = node_features(f["positions"][sims], f["velocities"][sims], f["charges"][:][sims][:, None, :],
-                          f["masses"][:][sims][:, None, :])
-        targets = f["accelerations"][sims][:, h : T - h]
-        average = f["weak_average"][:]
+        s = int(f.attrs.get("weak_stride", 1))  # the quadrature stride: every s-th frame
+        J = (int(f.attrs["weak_window"]) - 1) // (2 * s)  # strided frames each side of a centre
+        x = node_features(f["positions"][sims][:, ::s], f["velocities"][sims][:, ::s],
+                          f["charges"][:][sims][:, None, :], f["masses"][:][sims][:, None, :])
+        targets = f["accelerations"][sims][:, ::s][:, J : x.shape[1] - J]
+        average = f["weak_average"][::s] / f["weak_average"][::s].sum()
         noise = float(f.attrs["weak_target_noise"])
     for name, a in (("positions/velocities/charges/masses", x), ("weak targets", targets)):
         if not np.isfinite(a).all():

@@ -250,14 +250,15 @@ def weak_pass(f: h5py.File, s: SimSettings) -> None:
         return  # done before an interruption
     pos = f["positions"]
     probe = min(WEAK_PROBE, len(pos))
-    window, sigma, target_noise = settle_window(pos[:probe], f["masses"][:probe], s.step, s.weak_power,
-                                                s.weak_tolerance, s.weak_window)
+    window, stride, sigma, target_noise = settle_window(pos[:probe], f["masses"][:probe], s.step, s.weak_power,
+                                                        s.weak_tolerance, s.weak_window)
     for a in range(0, len(pos), s.block):
         f["accelerations"][a : a + s.block] = weak_targets(pos[a : a + s.block], window, s.weak_power, s.step)
     if "weak_average" in f:
         del f["weak_average"]
     f["weak_average"] = filters(window, s.weak_power, s.step)[0]
-    f.attrs.update(weak_window=window, weak_power=s.weak_power, weak_noise=sigma, weak_target_noise=target_noise)
+    f.attrs.update(weak_window=window, weak_stride=stride, weak_power=s.weak_power, weak_noise=sigma,
+                   weak_target_noise=target_noise)
 
 
 def main(argv: list[str] | None = None) -> None:

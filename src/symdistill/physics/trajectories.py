@@ -314,7 +314,7 @@ def build(s: TrajectorySettings) -> tuple[dict, dict]:
     attrs = {"derivatives": note, "dt": dt, "n": n, "dim": d, **geometry.attrs()}
     if fr.forces is None and s.derivatives == "weak":  # each segment's weak targets, none across a cut
         try:
-            window, sigma, target_noise = settle_window(arrays["positions"], arrays["masses"], dt, s.weak_power,
+            window, stride, sigma, target_noise = settle_window(arrays["positions"], arrays["masses"], dt, s.weak_power,
                                                         s.weak_tolerance,
                                                         s.weak_window)
         except ValueError as err:
@@ -322,7 +322,7 @@ def build(s: TrajectorySettings) -> tuple[dict, dict]:
                              "make longer ones)") from None
         arrays["accelerations"] = weak_targets(arrays["positions"], window, s.weak_power, dt)
         arrays["weak_average"] = filters(window, s.weak_power, dt)[0]
-        attrs.update(weak_window=window, weak_power=s.weak_power, weak_noise=sigma, weak_target_noise=target_noise,
+        attrs.update(weak_window=window, weak_stride=stride, weak_power=s.weak_power, weak_noise=sigma, weak_target_noise=target_noise,
                      derivatives=note.replace("accelerations by differences", "accelerations as weak-form targets")
                      + f"; weak targets over {window} frames, target noise std {target_noise:.3g}")
     return arrays, attrs

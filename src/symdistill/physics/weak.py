@@ -119,24 +119,46 @@ def turning(positions: np.ndarray, window: int, power: int, dt: float) -> float:
 COARSE = 1.0
 
 
+#: the turning (radians) one quadrature stride may span: a model's phi-average is taken over every
+#: s-th frame of a window where the motion turns by at most this from one such frame to the next
+STRIDE_TURN = 0.1
+#: fewest strided intervals across a window (so the bump is still finely sampled)
+STRIDE_POINTS = 16
+
+
+def stride_for(window: int, turn: float) -> int:
+    """The quadrature stride s: the longest over which the motion turns by at most STRIDE_TURN
+    (``turn`` per frame), with at least STRIDE_POINTS strides across the window."""
+    return max(1, min(int(STRIDE_TURN / max(turn, 1e-300)), (window - 1) // STRIDE_POINTS))
+
+
 def settle_window(positions: np.ndarray, masses: np.ndarray, dt: float, power: int, tolerance: float,
-                  window: int | None = None) -> tuple[int, float, float]:
-    """(window, noise, target noise) for positions [S, T, n, d] of masses [S, n]: ``choose_window`` over supports
-    that leave two per system, or the given ``window`` with the noise it then carries. Frames too
-    coarse in time for the motion (``turning``) are refused."""
+                  window: int | None = None) -> tuple[int, int, float, float]:
+    """(window, stride, noise, target noise) for positions [S, T, n, d] of masses [S, n]:
+    ``choose_window`` over supports that leave two per system, or the given ``window`` with the
+    noise it then carries, and the quadrature stride (``stride_for``; for a given window the
+    longest stride up to it that divides it). Frames too coarse in time for the motion
+    (``turning``) are refused."""
     T = positions.shape[1]
+    given = window
     if window is None:
-        window, sigma, target_noise = choose_window(positions, masses, dt, power, tolerance, longest=(T + 1) // 2)
+        window, sigma, _ = choose_window(positions, masses, dt, power, tolerance, longest=(T + 1) // 2)
     else:
         if 2 * window - 1 > T:
             raise ValueError(f"weak window {window} needs {2 * window - 1} frames per system; there are {T}")
         sigma = float(np.median(estimate_noise(positions, masses)))
-        target_noise = sigma * noise_gain(window, power, dt)
     if (turn := turning(positions, window, power, dt)) > COARSE:
         raise ValueError(f"frames {dt:g} apart are too coarse in time for the motion: on a tenth of the frames it "
                          f"turns by {turn:.2g} rad between frames (|a| dt / |v|, limit {COARSE:g}); "
                          "record frames more often")
-    return window, sigma, target_noise
+    stride = stride_for(window, turn)
+    if given is None:  # the window rounded up so the strided frames reach both of its ends
+        while (rounded := 2 * stride * math.ceil((window - 1) / (2 * stride)) + 1) > (T + 1) // 2:
+            stride -= 1
+        window = rounded
+    else:  # a given window keeps its length: the longest stride that divides it
+        stride = max(k for k in range(1, stride + 1) if (window - 1) % (2 * k) == 0)
+    return window, stride, sigma, sigma * noise_gain(window, power, dt)
 
 
 def targets(positions: np.ndarray, window: int, power: int, dt: float) -> np.ndarray:
