@@ -138,6 +138,9 @@ def test_every_variant_learns_in_weak_form(variant, noisy_spring, tmp_path, tiny
         loss = f["loss"][:]
     assert np.isfinite(loss).all() and loss[-50:].mean() < 0.8 * loss[:20].mean()
     assert m["best_val_mae"] < m["zero_val_mae"] and np.isfinite(m["test_mae"])
+    # the targets' noise floors the median relative error, and the bar to count as learned rises with it
+    assert 0 < m["val_noise_floor"] < 0.2
+    assert m["learned_below"] == pytest.approx(m["val_noise_floor"] + 0.5 * (1 - m["val_noise_floor"]))
 
 
 def test_the_weak_batch_averages_the_frames_its_targets_are_made_from(noisy_spring):

@@ -142,7 +142,8 @@ TRUTH = Artifact("true-trajectory file", ("times",), "integrate_truth", ("rollou
 ROLLOUT = Artifact("rollout", ("times",), "rollout", ("rollout_*.h5",))
 
 #: a network has learned when the median over validation nodes of its relative error (predicting
-#: zero scores 1) is below this; otherwise it is reported as failed and not rolled out as a model
+#: zero scores 1) is below this (of noisy weak targets: this share of the way from the floor their
+#: noise sets to 1); otherwise it is reported as failed and not rolled out as a model
 LEARNED = 0.5
 
 

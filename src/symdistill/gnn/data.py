@@ -65,6 +65,7 @@ class WeakBatches:
         self.targets = torch.as_tensor(frames.targets, dtype=dtype, device=device)  # [S, T - K + 1, n, d]
         self.average = torch.as_tensor(frames.average, dtype=dtype, device=device)  # [K]
         self.window = len(frames.average)
+        self.noise = frames.noise  # the stated std of each target component that is noise
         if self.targets.shape[1] < 1:
             raise ValueError(f"weak window of {self.window} frames is longer than the data set's "
                              f"{self.x.shape[1]} frames per system")

@@ -109,7 +109,7 @@ def mae_table(metrics_files, out_csv) -> list[dict]:
               "Ours, with the paper's value in parentheses where it reports one (same sim and dim;",
               "the paper trained far longer on 10,000 simulations).", ""]
     failed = [f"{r['sim']}-{r['dim']}-{r['n']} {r['variant']} s{r['seed']} ({r['learned'][1]:.2f}, "
-              f"needs below {r['learned'][2]})" for r in rows if not r["learned"][0]]
+              f"needs below {r['learned'][2]:.2g})" for r in rows if not r["learned"][0]]
     for r in rows:
         del r["learned"]
     if failed:
