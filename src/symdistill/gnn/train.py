@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from symdistill.core.laws import SOFTENING
 from symdistill.core.provenance import DATA_SET, LEARNED, atomic_path, config_hash, lineage, stamp
 from symdistill.core.schema import settings_json, stage_settings
 from symdistill.gnn.eql import EQLTraining
+from symdistill.gnn.optim import flushed_subnormals, make_schedule, pick_device
 from symdistill.gnn.data import GraphEdges, WeakBatches, load_graphs
 from symdistill.gnn.models import GraphNetwork, ModelSettings, save_model
 from symdistill.gnn.variants import VARIANTS, TrainingState, get_variant
@@ -101,42 +101,6 @@ class TrainingDiverged(RuntimeError):
 WINDOW = 50
 SYNC_EVERY = 50  # steps between reading the losses back from the device (one host sync)
 ROTATIONS = 1000  # random rotations drawn at once (augment_rotate)
-
-
-@contextmanager
-def flushed_subnormals():
-    """CPU arithmetic with subnormal floats (|x| < 1.2e-38 in float32) read and written as 0.
-
-    GNN+EQL's L0.5 sparsity penalty drives weights, gradients and Adam's moments into the
-    subnormal range, where x86 arithmetic is many times slower: spring's GNN+EQL spent half of its
-    20k steps near 20 steps/s against 120 (docs/benchmarks.md). The other variants train to the
-    same bits with or without it. Applies to the calling thread, which is all of it at one torch thread.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={name!r} but CUDA is not available on this machine")
-    return torch.device(name)
-
-
-def make_schedule(opt: torch.optim.Optimizer, s: TrainSettings):
-    if s.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=s.lr, total_steps=s.steps, final_div_factor=s.final_div_factor
-        )
-    if s.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.steps)
-    if s.schedule == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    raise ValueError(f"unknown train.schedule {s.schedule!r}; use onecycle, cosine or constant")
 
 
 class Trainer:
