@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 from scipy.optimize import least_squares as nonlinear_least_squares
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, identity, kron
 
 from symdistill.core.edges import edge_columns, spatial_columns
 from symdistill.core.expr import ExpressionError, parse_expression
@@ -71,8 +71,6 @@ class Frames:
 
     def averaging(self, n: int) -> csr_matrix:
         """The sparse map from per-frame node rows [G n] to the weak targets' node rows [R n]."""
-        from scipy.sparse import identity, kron
-
         return kron(kron(identity(len(self.acc)), self.average[None, :]), identity(n), format="csr")
 
     @classmethod
